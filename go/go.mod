@@ -1,0 +1,3 @@
+module psx.example/psx
+
+go 1.19
