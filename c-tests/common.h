@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Shared helpers of the psx C tests.
+ *
+ * Every test checks the world, not the library's opinion: the state of each
+ * thread is read from /proc/<pid>/task/<tid>/status. The helpers read /proc
+ * with raw open/read/getdents64 into fixed buffers (no malloc, no stdio), so
+ * they can be used while other threads sit in a signal handler.
+ *
+ * A test program is a table of sub-cases. Run without arguments, it is the
+ * driver: it runs each sub-case in a fresh process (fork + exec of itself),
+ * under a timeout, and on a hang prints what every thread of the stuck
+ * process was doing before killing it. Run with a sub-case name, it runs
+ * that sub-case only.
+ */
+#ifndef PSX_CTESTS_COMMON_H
+#define PSX_CTESTS_COMMON_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CT_MAX_TIDS 12000
+
+/* ---------------------------------------------------------------- output */
+
+extern const char *ct_test;  /* test program name, e.g. "t05_sigmask" */
+extern const char *ct_case;  /* current sub-case */
+
+/* "[t05_sigmask/name] message" on stderr. */
+void ct_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "FAIL ..." and the thread table of this process, then exit(1). */
+void ct_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+/* Same, with the thread table of another process (e.g. a child). */
+void ct_fail_pid(pid_t pid, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+#define CT_CHECK(cond, ...)                                                    \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            ct_fail(__VA_ARGS__);                                              \
+    } while (0)
+
+/* ---------------------------------------------------------- raw syscalls */
+
+/* A system call that never touches errno: returns -errno on failure. */
+long ct_raw6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+pid_t ct_gettid(void);
+long ct_now_ms(void);
+/* Sleeps ms milliseconds, resuming after signal handlers. */
+void ct_sleep_ms(long ms);
+
+/* ----------------------------------------------------------------- /proc */
+
+/* Opens /proc once and keeps the descriptor: call before chroot(). */
+void ct_proc_open(void);
+/* Forgets the kept descriptor without closing it (after closing all fds). */
+void ct_proc_forget(void);
+/* Lists the thread ids of pid (0: this process). Returns the count or -1. */
+int ct_list_tids(pid_t pid, pid_t *out, int max);
+/* Reads /proc/<pid>/task/<tid>/status (pid 0: this process); 0 or -1. */
+int ct_read_status(pid_t pid, pid_t tid, char *buf, size_t size);
+/* Reads /proc/<pid>/task/<tid>/<file>; returns bytes or -1. */
+int ct_read_task_file(pid_t pid, pid_t tid, const char *file, char *buf,
+                      size_t size);
+/* Copies the value of "Field:\tvalue" (trimmed) from a status text. */
+int ct_field(const char *status, const char *field, char *out, size_t size);
+/* Value of a hexadecimal field (CapEff, SigBlk, ...); ~0ULL if absent. */
+unsigned long long ct_field_hex(const char *status, const char *field);
+/* Column col (0-based) of a decimal field (Uid, Gid); -1 if absent. */
+long ct_field_col(const char *status, const char *field, int col);
+/* 1 if the thread is a zombie (State: Z) or gone. */
+int ct_is_zombie(const char *status);
+
+/* Prints a table with one line per thread of pid (0: self) to stderr. */
+void ct_print_table(pid_t pid, const char *title);
+
+/*
+ * Checks every live (non-zombie) thread of pid (0: self) with pred, which
+ * returns 1 when the thread is as expected. On any bad thread, or when fewer
+ * than min_live live threads are seen, prints the table (bad threads
+ * marked) and returns the number of problems; 0 when all is well.
+ */
+typedef int (*ct_pred)(pid_t tid, const char *status, void *arg);
+int ct_check_threads(pid_t pid, const char *what, ct_pred pred, void *arg,
+                     int min_live);
+/* ct_check_threads, and ct_fail(_pid) when it reports a problem. */
+void ct_require_threads(pid_t pid, const char *what, ct_pred pred, void *arg,
+                        int min_live);
+
+/* Ready-made predicates. */
+struct ct_eq { const char *field; const char *value; };
+int ct_pred_eq(pid_t tid, const char *status, void *arg); /* arg: ct_eq */
+struct ct_bit { const char *field; int bit; int set; };
+int ct_pred_bit(pid_t tid, const char *status, void *arg); /* arg: ct_bit */
+/* Convenience: every live thread has field == value. */
+void ct_require_all(pid_t pid, const char *field, const char *value,
+                    int min_live);
+/* Convenience: in every live thread, bit of hex field is set (1) / clear (0). */
+void ct_require_all_bit(pid_t pid, const char *field, int bit, int set,
+                        int min_live);
+int ct_count_live(pid_t pid);
+
+/* ------------------------------------------------------ library identity */
+
+/*
+ * Checks that the libpsx this process runs is the one under test, from
+ * /proc/self/maps. PSX_TEST_MODE=shared: exactly one mapped libpsx, whose
+ * path is PSX_TEST_SO (a realpath, set by run.sh); static or none: no libpsx
+ * mapped at all (the static archive is inside the executable; run.sh checks
+ * the executable itself). Fails the test otherwise.
+ */
+void ct_check_library(void);
+/* Same, with the mode given explicitly ("shared", "static" or "none"). */
+void ct_check_library_mode(const char *mode);
+
+/* --------------------------------------------------------------- threads */
+
+/* Creates a thread. unwrapped: through the real pthread_create, bypassing
+ * psx's __wrap_pthread_create (the thread is unknown to a registry). */
+int ct_thread(pthread_t *t, void *(*fn)(void *), void *arg, int unwrapped,
+              size_t stack);
+
+enum ct_idle_kind {
+    CT_IDLE_COND = 0,   /* blocks in pthread_cond_wait */
+    CT_IDLE_SLEEP = 1,  /* clock_nanosleep loop */
+    CT_IDLE_READ = 2,   /* blocks in read() on a pipe */
+};
+
+struct ct_group;
+/* Starts n idle threads and waits until all have started. Every third one
+ * (i % 3 == 1) is unwrapped when mix_unwrapped is set. stack: 0 = default. */
+struct ct_group *ct_start_idle(int n, enum ct_idle_kind kind,
+                               int mix_unwrapped, size_t stack);
+/* Stops and joins them. */
+void ct_stop_idle(struct ct_group *g);
+/* Thread id of the i-th thread of the group. */
+pid_t ct_group_tid(struct ct_group *g, int i);
+int ct_group_size(struct ct_group *g);
+
+/* Hook run by every idle thread after start (before it idles), e.g. to
+ * block signals. Set before ct_start_idle. */
+extern void (*ct_idle_hook)(int index);
+
+/* ------------------------------------------------------------ processes */
+
+struct ct_case {
+    const char *name;
+    int (*fn)(int argc, char **argv); /* argv[0] is the case name */
+    int timeout_s;                    /* driver's timeout for this case */
+    int helper;                       /* 1: not run by the driver itself */
+};
+
+/* Entry point of every test program. */
+int ct_main(const char *test, int argc, char **argv,
+            const struct ct_case *cases);
+
+/*
+ * Starts this program again with case name and extra args, in a new process
+ * group. fds[0..2]: descriptors for the child's stdin/stdout/stderr, -1 to
+ * inherit. Returns the pid.
+ */
+pid_t ct_spawn(const char *name, const char *const *extra, const int fds[3]);
+/* Waits for pid up to timeout_ms; returns 0 and *status, or -1 on timeout
+ * (the child keeps running). */
+int ct_wait(pid_t pid, long timeout_ms, int *status);
+/* Kills pid's process group (made by ct_spawn) and reaps pid. */
+void ct_kill(pid_t pid);
+/* Describes a wait status ("exit 1", "signal 9"). */
+const char *ct_status_str(int status);
+/* Reads from fd into buf (NUL-terminated) until EOF, timeout or full.
+ * Returns bytes read. With needle, stops as soon as buf contains it. */
+size_t ct_read_fd(int fd, char *buf, size_t size, long timeout_ms,
+                  const char *needle);
+/*
+ * Runs case name of this program in a child (ct_spawn) with stdout and
+ * stderr captured into out/err (NUL-terminated, may be NULL), waiting at
+ * most timeout_ms. Returns 0 and the wait status in *status, or -1 when the
+ * child timed out (it is then killed, after its threads were printed).
+ */
+int ct_run_capture(const char *name, const char *const *extra,
+                   long timeout_ms, char *out, size_t outsz, char *err,
+                   size_t errsz, int *status);
+/* Counts non-empty lines in text. */
+int ct_count_lines(const char *text);
+
+/* --------------------------------------------------------------- misc */
+
+/* Fails unless running as root (the tests need CAP_SYS_ADMIN, chroot...). */
+void ct_require_root(void);
+/* Drops capability cap from this thread's effective (and, if perm, its
+ * permitted) set with a raw capset; other threads are untouched. */
+void ct_drop_cap_self(int cap, int perm);
+/* The libpsx sensitivity levels, without needing the header here. */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

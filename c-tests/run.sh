@@ -1,0 +1,194 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Builds and runs the C tests of psx, each one twice: linked statically with
+# libpsx.a and dynamically with libpsx.so.2. Stops at the first failure.
+#
+# Every program is linked the way existing libpsx users link it
+# (-Wl,--wrap=pthread_create -lpthread -ldl) and runs under `timeout`.
+# Each program is itself a driver that runs its sub-cases in fresh processes
+# with their own, shorter timeouts (see common.c).
+#
+# Which library is tested, and how we know:
+#   shared: the executable's NEEDED libpsx.so.2 is found through an RPATH to
+#           the library's directory; each sub-case checks in /proc/self/maps
+#           that the mapped libpsx is exactly realpath($PSX_SHARED); here we
+#           check that file carries the marker "psx-rust-engine".
+#   static: the executable must contain the marker and have no NEEDED
+#           libpsx; each sub-case checks that no libpsx is mapped.
+#
+# Environment:
+#   PSX_ROOT      repository root (default: this script's parent directory)
+#   PSX_STATIC    static library  (default $PSX_ROOT/build/lib/libpsx.a)
+#   PSX_SHARED    shared library  (default $PSX_ROOT/build/lib/libpsx.so.2)
+#   PSX_INCLUDE   header directory (default $PSX_ROOT/include)
+#   PSX_NO_MARKER=1  skip the marker checks (to run the suite against another
+#                 libpsx, e.g. Debian's: PSX_SHARED=/usr/lib/x86_64-linux-gnu/libpsx.so
+#                 PSX_STATIC=/usr/lib/x86_64-linux-gnu/libpsx.a PSX_INCLUDE=/usr/include)
+#   PSX_MODES     "static shared" (default) or one of them
+#   PSX_TESTS     space-separated test names to run (default: all)
+#   PSX_KEEP_GOING=1  do not stop at the first failure (for surveys)
+#   CT_ONLY       run only this sub-case of each selected program
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+PSX_ROOT=${PSX_ROOT:-$(cd "$here/.." && pwd)}
+PSX_STATIC=${PSX_STATIC:-$PSX_ROOT/build/lib/libpsx.a}
+PSX_SHARED=${PSX_SHARED:-$PSX_ROOT/build/lib/libpsx.so.2}
+PSX_INCLUDE=${PSX_INCLUDE:-$PSX_ROOT/include}
+PSX_NO_MARKER=${PSX_NO_MARKER:-}
+PSX_MODES=${PSX_MODES:-static shared}
+PSX_KEEP_GOING=${PSX_KEEP_GOING:-}
+OUT=$PSX_ROOT/build/c-tests
+MARKER=psx-rust-engine
+CC=${CC:-cc}
+CXX=${CXX:-c++}
+CFLAGS="-O2 -g -Wall -Wextra -D_GNU_SOURCE -I$PSX_INCLUDE -I$here"
+LINKFLAGS="-Wl,--wrap=pthread_create -lpthread -ldl"
+
+# name:kind:timeout(s) -- kind c (C, psx-linked), cc (C++, psx-linked),
+# dl (C, not linked with psx: dlopen()s libpsx.so.2 itself; shared only)
+TESTS="
+t00_api:c:200
+t01_dlopen_threads:c:60
+t01b_cxx_threads:cc:60
+t01c_dlopen_psx:dl:60
+t02_main_exit:c:60
+t03_chroot_fds:c:150
+t04_fork:c:120
+t05_sigmask:c:60
+t06_churn:c:120
+t07_setxid:c:120
+t08_signals:c:150
+t09_errno:c:90
+t10_unresponsive:c:90
+t11_10k_threads:c:120
+"
+
+passed=0
+failed=0
+die() {
+    echo "c-tests: FAILED: $*" >&2
+    echo "c-tests: $passed passed, $((failed + 1)) failed"
+    exit 1
+}
+fail() {
+    if [ -n "$PSX_KEEP_GOING" ]; then
+        echo "c-tests: FAILED: $*" >&2
+        failed=$((failed + 1))
+        return 0
+    fi
+    die "$@"
+}
+
+for f in "$PSX_STATIC" "$PSX_SHARED" "$PSX_INCLUDE/sys/psx_syscall.h"; do
+    [ -e "$f" ] || die "$f does not exist (run 'make' first)"
+done
+so_real=$(readlink -f "$PSX_SHARED")
+so_dir=$(dirname "$so_real")
+if [ -z "$PSX_NO_MARKER" ]; then
+    grep -q -a -F "$MARKER" "$so_real" ||
+        die "$so_real does not contain the marker '$MARKER': not psx's library"
+    grep -q -a -F "$MARKER" "$PSX_STATIC" ||
+        die "$PSX_STATIC does not contain the marker '$MARKER': not psx's library"
+    # The static check below finds the marker in the executables: it must
+    # come from the archive, never from the tests' own code.
+    if grep -l -F "$MARKER" "$here"/*.c "$here"/*.h "$here"/*.cc >/dev/null 2>&1; then
+        die "a test source contains the marker string; the static check would be void"
+    fi
+else
+    echo "c-tests: PSX_NO_MARKER set: testing $so_real / $PSX_STATIC without the marker check"
+fi
+soname=$(readelf -d "$so_real" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = libpsx.so.2 ] || die "$so_real has SONAME '$soname', want libpsx.so.2"
+
+mkdir -p "$OUT/static" "$OUT/shared" "$OUT/obj"
+echo "c-tests: building into $OUT"
+$CC $CFLAGS -c "$here/common.c" -o "$OUT/obj/common.o" || die "compiling common.c"
+# A library with threads of its own, linked without psx and without --wrap.
+$CC $CFLAGS -shared -fPIC "$here/t01_plugin.c" -o "$OUT/obj/libt01plugin.so" -lpthread ||
+    die "building the plugin"
+if readelf -d "$OUT/obj/libt01plugin.so" | grep -q 'libpsx' ||
+    nm -D "$OUT/obj/libt01plugin.so" | grep -q '__wrap_pthread_create'; then
+    die "the plugin must not be linked with psx nor wrapped"
+fi
+
+build() { # mode name kind
+    mode=$1 name=$2 kind=$3
+    exe=$OUT/$mode/$name
+    src=$here/$name.c
+    comp=$CC
+    [ "$kind" = cc ] && { src=$here/$name.cc; comp=$CXX; }
+    case $kind:$mode in
+    dl:*)
+        # Not linked with psx at all (and so without --wrap).
+        $CC $CFLAGS "$src" "$OUT/obj/common.o" -o "$exe" -lpthread -ldl
+        ;;
+    *:static)
+        $comp $CFLAGS "$src" "$OUT/obj/common.o" "$PSX_STATIC" -o "$exe" $LINKFLAGS
+        ;;
+    *:shared)
+        $comp $CFLAGS "$src" "$OUT/obj/common.o" "$so_real" -o "$exe" \
+            -Wl,--disable-new-dtags -Wl,-rpath,"$so_dir" $LINKFLAGS
+        ;;
+    esac
+}
+
+verify() { # mode exe kind: prove which library the executable uses
+    mode=$1 exe=$2 kind=$3
+    needed=$(readelf -d "$exe" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+    if [ "$kind" = dl ]; then
+        echo "$needed" | grep -q libpsx && die "$exe must not be linked with libpsx"
+        return 0
+    fi
+    case $mode in
+    static)
+        echo "$needed" | grep -q libpsx && die "$exe (static) has NEEDED libpsx: $needed"
+        if [ -z "$PSX_NO_MARKER" ]; then
+            grep -q -a -F "$MARKER" "$exe" ||
+                die "$exe (static) does not contain '$MARKER': psx's archive was not linked in"
+        fi
+        ;;
+    shared)
+        echo "$needed" | grep -qx libpsx.so.2 || die "$exe (shared) has no NEEDED libpsx.so.2: $needed"
+        resolved=$(LD_LIBRARY_PATH= ldd "$exe" | sed -n 's/.*libpsx\.so\.2 => \([^ ]*\).*/\1/p')
+        [ "$(readlink -f "$resolved")" = "$so_real" ] ||
+            die "$exe resolves libpsx.so.2 to '$resolved', not $so_real"
+        ;;
+    esac
+}
+
+for mode in $PSX_MODES; do
+    for entry in $TESTS; do
+        name=${entry%%:*}
+        rest=${entry#*:}
+        kind=${rest%%:*}
+        limit=${rest#*:}
+        if [ -n "${PSX_TESTS:-}" ]; then
+            case " $PSX_TESTS " in *" $name "*) ;; *) continue ;; esac
+        fi
+        if [ "$kind" = dl ] && [ "$mode" = static ]; then
+            echo "-- $name: shared mode only (the program dlopen()s libpsx.so.2; there is nothing to link statically)"
+            continue
+        fi
+        build "$mode" "$name" "$kind" || die "building $mode $name"
+        exe=$OUT/$mode/$name
+        verify "$mode" "$exe" "$kind"
+        echo "== $mode $name"
+        testmode=$mode
+        [ "$kind" = dl ] && testmode=dlopen
+        rc=0
+        env PSX_TEST_MODE=$testmode PSX_TEST_SO="$so_real" LD_PRELOAD= \
+            timeout -k 5 "$limit" "$exe" || rc=$?
+        if [ $rc -eq 0 ]; then
+            passed=$((passed + 1))
+            echo "PASS $mode $name"
+        elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+            fail "$mode $name: timed out after $limit s"
+        else
+            fail "$mode $name: exit status $rc"
+        fi
+    done
+done
+echo "c-tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
