@@ -1,0 +1,42 @@
+#!/bin/sh
+# Turns cargo's staticlib into the libpsx.a we ship: one relocatable object
+# in which only the public C symbols stay global.
+#
+# Why: cargo's archive holds our LTO'd object plus every member of core,
+# compiler_builtins and libc, all with Rust's global symbols. A C program
+# that also links another Rust staticlib would then see duplicate symbols.
+# So: link our object with just the members it needs (ld -r pulls archive
+# members on demand), drop the embedded LLVM bitcode (a GNU ld with LLVM's
+# gold plugin installed would try to read it), and make every symbol local
+# except the six of the C API (and the weak __real_pthread_create reference).
+set -eu
+in=$(realpath "$1") out=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/x"
+(cd "$tmp/x" && ar x "$in")
+for o in "$tmp"/x/*.o; do
+    objcopy --remove-section=.llvmbc --remove-section=.llvmcmd "$o"
+done
+main=$(ls "$tmp"/x/psx-*.o "$tmp"/x/psx.*.o 2>/dev/null | head -1)
+[ -n "$main" ] || { echo "make-archive: no psx object in $in" >&2; exit 1; }
+mv "$main" "$tmp/main.o"
+ar rcs "$tmp/rest.a" "$tmp"/x/*.o
+cat > "$tmp/keep" <<KEEP
+psx_syscall3
+psx_syscall6
+__psx_syscall
+psx_set_sensitivity
+psx_load_syscalls
+__wrap_pthread_create
+KEEP
+# --gc-sections drops what the six entry points (and the load-time
+# constructor, which ld keeps as .init_array) cannot reach: C programs are
+# usually linked without it, so it has to happen here to keep them small.
+roots=$(sed 's/^/-u /' "$tmp/keep")
+# shellcheck disable=SC2086
+ld -r --gc-sections $roots "$tmp/main.o" "$tmp/rest.a" -o "$tmp/psx.o"
+objcopy --keep-global-symbols="$tmp/keep" "$tmp/psx.o"
+rm -f "$out.tmp"
+ar rcs "$out.tmp" "$tmp/psx.o"
+mv -f "$out.tmp" "$out"

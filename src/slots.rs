@@ -1,0 +1,224 @@
+//! The broadcast table: one slot per thread a broadcast has signalled.
+//!
+//! The constraint: handlers read this table while the broadcaster may be
+//! growing it, and neither side may allocate with `malloc` (a stopped thread
+//! may hold the allocator's lock). So the table lives in `mmap`ed memory,
+//! its capacity is stored inside the mapping (a handler loads one pointer and
+//! gets a consistent pointer/capacity pair), and a mapping replaced by a
+//! bigger one is unmapped only when the next broadcast starts, after every
+//! handler that could have loaded the old pointer has finished.
+//!
+//! Slot states move SENT -> RUNNING -> DONE in the handler, or SENT -> GONE
+//! when the broadcaster finds the thread has died. Both transitions out of
+//! SENT are compare-and-swaps, so exactly one side wins and the pending count
+//! is decremented exactly once per slot.
+
+use core::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, Ordering};
+
+use crate::sys;
+
+pub const SENT: u32 = 1;
+pub const RUNNING: u32 = 2;
+pub const DONE: u32 = 3;
+pub const GONE: u32 = 4;
+
+/// One signalled thread.
+pub struct Slot {
+    pub tid: AtomicI32,
+    pub state: AtomicU32,
+    pub result: AtomicI64,
+}
+
+#[repr(C)]
+struct Header {
+    cap: usize,
+    _align: usize,
+}
+
+const FIRST_CAP: usize = 256;
+
+/// The table handlers read: a mapping that starts with its `Header`.
+static CURRENT: AtomicPtr<Header> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The broadcaster's view; only touched under the broadcast lock.
+pub struct Table {
+    map: *mut Header,
+    len: usize,
+    /// `slots[..sorted]` is sorted by tid (for membership tests).
+    sorted: usize,
+    retired: *mut Header,
+}
+
+// SAFETY: the raw pointers are owned mappings; Table lives under a Mutex.
+unsafe impl Send for Table {}
+
+impl Table {
+    pub const fn new() -> Self {
+        Table {
+            map: core::ptr::null_mut(),
+            len: 0,
+            sorted: 0,
+            retired: core::ptr::null_mut(),
+        }
+    }
+
+    /// Starts a broadcast: empties the table and frees a mapping retired by
+    /// the previous one (no handler can still be reading it: every handler of
+    /// the previous broadcast has returned or its thread has died).
+    pub fn clear(&mut self) {
+        if !self.retired.is_null() {
+            // SAFETY: see above; the retired mapping is unused.
+            unsafe { unmap(self.retired) };
+            self.retired = core::ptr::null_mut();
+        }
+        self.len = 0;
+        self.sorted = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Slot `i` (`i < len`).
+    pub fn slot(&self, i: usize) -> &Slot {
+        debug_assert!(i < self.len);
+        // SAFETY: i < len <= cap of the live mapping.
+        unsafe { &*slots_of(self.map).add(i) }
+    }
+
+    /// All slots in use.
+    pub fn slots(&self) -> &[Slot] {
+        if self.map.is_null() {
+            return &[];
+        }
+        // SAFETY: the first `len` slots of the live mapping are initialised.
+        unsafe { core::slice::from_raw_parts(slots_of(self.map), self.len) }
+    }
+
+    /// Whether `tid` is in the sorted part of the table.
+    pub fn contains(&self, tid: i32) -> bool {
+        self.slots()[..self.sorted]
+            .binary_search_by_key(&tid, |s| s.tid.load(Ordering::Relaxed))
+            .is_ok()
+    }
+
+    /// Appends a slot for `tid`; `Err(errno)` if the table cannot grow.
+    pub fn push(&mut self, tid: i32) -> Result<(), i32> {
+        if self.map.is_null() || self.len == capacity(self.map) {
+            self.grow()?;
+        }
+        let slot = self.slot_mut_unchecked(self.len);
+        slot.tid.store(tid, Ordering::Relaxed);
+        slot.state.store(0, Ordering::Relaxed);
+        slot.result.store(0, Ordering::Relaxed);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Sorts all slots by tid. Only between rounds: no handler is using any
+    /// slot then (each has finished, or its thread is gone).
+    pub fn sort(&mut self) {
+        if self.map.is_null() {
+            return;
+        }
+        // SAFETY: exclusive use between rounds, as documented.
+        let all = unsafe { core::slice::from_raw_parts_mut(slots_of(self.map), self.len) };
+        all.sort_unstable_by_key(|s| s.tid.load(Ordering::Relaxed));
+        self.sorted = self.len;
+    }
+
+    /// Sorts slots `first..` by tid and drops repeated tids among them: a
+    /// directory listed while threads come and go may name a thread twice,
+    /// and a thread signalled twice would hold in its first handler while
+    /// the broadcaster waited for the second.
+    pub fn dedup_from(&mut self, first: usize) {
+        if self.map.is_null() {
+            return;
+        }
+        // SAFETY: slots first..len are not signalled yet; exclusive use.
+        let tail = unsafe {
+            core::slice::from_raw_parts_mut(slots_of(self.map).add(first), self.len - first)
+        };
+        tail.sort_unstable_by_key(|s| s.tid.load(Ordering::Relaxed));
+        let mut kept = 0;
+        for i in 0..tail.len() {
+            let tid = tail[i].tid.load(Ordering::Relaxed);
+            if kept == 0 || tail[kept - 1].tid.load(Ordering::Relaxed) != tid {
+                tail.swap(kept, i);
+                kept += 1;
+            }
+        }
+        self.len = first + kept;
+    }
+
+    fn slot_mut_unchecked(&mut self, i: usize) -> &Slot {
+        // SAFETY: callers ensure i < cap of the live mapping.
+        unsafe { &*slots_of(self.map).add(i) }
+    }
+
+    fn grow(&mut self) -> Result<(), i32> {
+        let cap = if self.map.is_null() {
+            FIRST_CAP
+        } else {
+            capacity(self.map) * 2
+        };
+        let bytes = size_of::<Header>() + cap * size_of::<Slot>();
+        let map = sys::map_zeroed(bytes)? as *mut Header;
+        // SAFETY: fresh mapping, large enough for the header and `cap` slots;
+        // the old one holds `len` initialised slots.
+        unsafe {
+            (*map).cap = cap;
+            if !self.map.is_null() {
+                core::ptr::copy_nonoverlapping(slots_of(self.map), slots_of(map), self.len);
+            }
+        }
+        // A mapping can only be retired once per broadcast without a free
+        // in between; free the older one now (it is from an earlier round
+        // whose handlers have all finished).
+        if !self.retired.is_null() {
+            // SAFETY: handlers of earlier rounds have all finished.
+            unsafe { unmap(self.retired) };
+        }
+        self.retired = self.map;
+        self.map = map;
+        CURRENT.store(map, Ordering::Release);
+        Ok(())
+    }
+
+    /// Forgets a table inherited across `fork()` without unmapping it (the
+    /// child's copy is private and small; keeping it is harmless).
+    pub fn reset_after_fork(&mut self) {
+        self.len = 0;
+        self.sorted = 0;
+    }
+}
+
+/// Finds slot `i` of the current table for a handler.
+/// Runs in a signal handler: one atomic load and pointer arithmetic.
+pub fn lookup(i: usize) -> Option<&'static Slot> {
+    let map = CURRENT.load(Ordering::Acquire);
+    if map.is_null() || i >= capacity(map) {
+        return None;
+    }
+    // SAFETY: i < cap; the mapping stays mapped until the next broadcast
+    // starts, after this handler has finished (see the module doc).
+    Some(unsafe { &*slots_of(map).add(i) })
+}
+
+fn capacity(map: *mut Header) -> usize {
+    // SAFETY: `map` is a live mapping that begins with a Header.
+    unsafe { (*map).cap }
+}
+
+fn slots_of(map: *mut Header) -> *mut Slot {
+    // SAFETY: slots start right after the header, inside the mapping.
+    unsafe { map.add(1) as *mut Slot }
+}
+
+/// # Safety
+/// `map` must be a table mapping that nothing uses any more.
+unsafe fn unmap(map: *mut Header) {
+    let bytes = size_of::<Header>() + capacity(map) * size_of::<Slot>();
+    // SAFETY: forwarded from the caller.
+    unsafe { sys::unmap(map as *mut u8, bytes) };
+}

@@ -1,0 +1,341 @@
+//! Raw system calls, each wrapped once and documented once.
+//!
+//! psx runs inside signal handlers and while other threads are stopped in
+//! them, so it cannot use the C library's wrappers there: they may set
+//! `errno` (which belongs to the interrupted code) or take locks an
+//! interrupted thread holds. Everything here is a single `syscall`
+//! instruction: no locks, no allocation, no `errno`. Every function is
+//! async-signal-safe.
+//!
+//! Failures come back as `Err(errno)` (the kernel's negative return, negated).
+
+use core::ffi::{c_int, c_long};
+use core::sync::atomic::AtomicU32;
+
+/// The kernel's raw return value: a result, or `-errno` in `-4095..=-1`.
+pub type Raw = c_long;
+
+/// Performs system call `nr` with six arguments and returns the kernel's raw
+/// result. Async-signal-safe: one `syscall`/`svc` instruction.
+///
+/// # Safety
+/// The call can do anything a system call can: the caller vouches for `nr`
+/// and its arguments (pointers valid, memory effects acceptable).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub unsafe fn raw6(nr: c_long, a: [c_long; 6]) -> Raw {
+    let ret: c_long;
+    // SAFETY: the x86_64 Linux system call convention: number in rax,
+    // arguments in rdi, rsi, rdx, r10, r8, r9; the kernel clobbers rcx and
+    // r11 and returns in rax. No stack is used. The effect of the call itself
+    // is the caller's responsibility (see # Safety).
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// Performs system call `nr` with six arguments and returns the kernel's raw
+/// result. Async-signal-safe: one `syscall`/`svc` instruction.
+///
+/// # Safety
+/// The call can do anything a system call can: the caller vouches for `nr`
+/// and its arguments (pointers valid, memory effects acceptable).
+#[cfg(target_arch = "aarch64")]
+#[inline]
+pub unsafe fn raw6(nr: c_long, a: [c_long; 6]) -> Raw {
+    let ret: c_long;
+    // SAFETY: the aarch64 Linux convention: number in x8, arguments in
+    // x0-x5, result in x0; `svc 0` clobbers nothing else.
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            in("x8") nr,
+            inlateout("x0") a[0] => ret,
+            in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+            options(nostack),
+        );
+    }
+    ret
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("psx supports Linux on x86_64 and aarch64");
+
+/// Splits a raw result into `Ok(value)` or `Err(errno)`.
+#[inline]
+pub fn check(ret: Raw) -> Result<c_long, c_int> {
+    if (-4095..0).contains(&ret) {
+        Err(-ret as c_int)
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Shorthand for a system call whose arguments cannot harm memory safety.
+macro_rules! call {
+    ($nr:expr $(, $arg:expr)* $(,)?) => {{
+        let mut args = [0 as c_long; 6];
+        let given = [$($arg as c_long),*];
+        args[..given.len()].copy_from_slice(&given);
+        // SAFETY: every caller of call! passes only integers or pointers to
+        // live memory of the size the kernel expects; see each wrapper.
+        check(unsafe { raw6($nr as c_long, args) })
+    }};
+}
+
+/// `gettid()`: the calling thread's id.
+pub fn gettid() -> c_int {
+    call!(libc::SYS_gettid).unwrap_or(0) as c_int
+}
+
+/// `getpid()`: the process id (the thread group id).
+pub fn getpid() -> c_int {
+    call!(libc::SYS_getpid).unwrap_or(0) as c_int
+}
+
+/// `rt_tgsigqueueinfo(tgid, tid, sig, info)`: queues `sig` with our own
+/// `siginfo` for one thread of this process. Unlike `tgkill`, the receiver
+/// sees our `si_code` and `si_value`, which is how psx tells its signals from
+/// everybody else's.
+pub fn tgsigqueueinfo(tgid: c_int, tid: c_int, sig: c_int, info: &SigInfo) -> Result<(), c_int> {
+    call!(
+        libc::SYS_rt_tgsigqueueinfo,
+        tgid,
+        tid,
+        sig,
+        info as *const SigInfo
+    )
+    .map(drop)
+}
+
+/// `tgkill(tgid, tid, 0)`: does thread `tid` still exist?
+pub fn thread_exists(tgid: c_int, tid: c_int) -> bool {
+    call!(libc::SYS_tgkill, tgid, tid, 0) != Err(libc::ESRCH)
+}
+
+/// `kill(pid, SIGKILL)`: ends the whole process; it cannot be caught or
+/// blocked, which is what failing closed needs.
+pub fn kill_process() -> ! {
+    let _ = call!(libc::SYS_kill, getpid(), libc::SIGKILL);
+    // SIGKILL is delivered before kill() returns to user space for our own
+    // process; exit_group is the belt to those braces.
+    loop {
+        let _ = call!(libc::SYS_exit_group, 127);
+    }
+}
+
+const FUTEX_WAIT_PRIVATE: c_int = libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG;
+const FUTEX_WAKE_PRIVATE: c_int = libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG;
+
+/// `futex(word, FUTEX_WAIT_PRIVATE, expected, timeout)`: sleeps while `*word
+/// == expected`, until woken, interrupted by a signal, or `timeout_ns` (if
+/// any) has passed. Spurious returns are possible: callers re-check.
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) {
+    let ts = timeout_ns.map(|ns| libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    let _ = call!(
+        libc::SYS_futex,
+        word.as_ptr(),
+        FUTEX_WAIT_PRIVATE,
+        expected,
+        ts_ptr
+    );
+}
+
+/// `futex(word, FUTEX_WAKE_PRIVATE, count)`: wakes up to `count` waiters.
+pub fn futex_wake(word: &AtomicU32, count: c_int) {
+    let _ = call!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, count);
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds, by system call (not the
+/// vDSO, whose data page a signal handler cannot rely on having been set up).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let _ = call!(
+        libc::SYS_clock_gettime,
+        libc::CLOCK_MONOTONIC,
+        &mut ts as *mut libc::timespec
+    );
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The kernel's `struct sigaction` for `rt_sigaction` (not glibc's: the
+/// kernel's has the mask last and sized to the kernel's 64 signals).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct KernelSigaction {
+    pub handler: usize,
+    pub flags: u64,
+    pub restorer: usize,
+    pub mask: u64,
+}
+
+/// `SA_RESTORER`: not in libc's constants for every target.
+pub const SA_RESTORER: u64 = 0x0400_0000;
+
+/// `rt_sigaction(sig, new, old)` with the kernel's structure. Used instead
+/// of `sigaction()` because glibc refuses to touch signal 33, the one psx
+/// shares with glibc's setxid broadcast.
+pub fn rt_sigaction(
+    sig: c_int,
+    new: Option<&KernelSigaction>,
+    old: Option<&mut KernelSigaction>,
+) -> Result<(), c_int> {
+    let new = new.map_or(core::ptr::null(), |n| n as *const KernelSigaction);
+    let old = old.map_or(core::ptr::null_mut(), |o| o as *mut KernelSigaction);
+    call!(libc::SYS_rt_sigaction, sig, new, old, 8).map(drop)
+}
+
+/// `rt_sigprocmask(how, set, old)` on the kernel's 64-bit mask. The C
+/// library's version silently drops signals 32 and 33 from `set`.
+pub fn rt_sigprocmask(how: c_int, set: u64, old: Option<&mut u64>) -> Result<(), c_int> {
+    let old = old.map_or(core::ptr::null_mut(), |o| o as *mut u64);
+    call!(libc::SYS_rt_sigprocmask, how, &set as *const u64, old, 8).map(drop)
+}
+
+/// `openat(dirfd, path, flags)`; `path` is NUL-terminated. Always adds
+/// `O_CLOEXEC`: psx's descriptors must not leak into exec'd programs.
+pub fn openat(dirfd: c_int, path: &[u8], flags: c_int) -> Result<c_int, c_int> {
+    debug_assert_eq!(path.last(), Some(&0));
+    call!(
+        libc::SYS_openat,
+        dirfd,
+        path.as_ptr(),
+        flags | libc::O_CLOEXEC
+    )
+    .map(|fd| fd as c_int)
+}
+
+/// `close(fd)`.
+pub fn close(fd: c_int) {
+    let _ = call!(libc::SYS_close, fd);
+}
+
+/// `read(fd, buf)`.
+pub fn read(fd: c_int, buf: &mut [u8]) -> Result<usize, c_int> {
+    call!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
+}
+
+/// `write(fd, buf)`, repeated until all is written or an error occurs.
+pub fn write_all(fd: c_int, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        match call!(libc::SYS_write, fd, buf.as_ptr(), buf.len()) {
+            Ok(n) if n > 0 => buf = &buf[n as usize..],
+            Err(libc::EINTR) => {}
+            _ => return,
+        }
+    }
+}
+
+/// `lseek(fd, 0, SEEK_SET)`: rewinds a directory so it can be listed again.
+pub fn rewind(fd: c_int) -> Result<(), c_int> {
+    call!(libc::SYS_lseek, fd, 0, libc::SEEK_SET).map(drop)
+}
+
+/// `getdents64(fd, buf)`: fills `buf` with `linux_dirent64` records and
+/// returns the number of bytes used (0 at the end of the directory).
+pub fn getdents64(fd: c_int, buf: &mut [u8]) -> Result<usize, c_int> {
+    call!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
+}
+
+/// The identity of an open file: device, inode and file type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+}
+
+/// `fstat(fd)`, reduced to what identifies the file.
+pub fn file_id(fd: c_int) -> Result<FileId, c_int> {
+    // SAFETY: `stat` is plain old data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    call!(libc::SYS_fstat, fd, &mut st as *mut libc::stat)?;
+    Ok(FileId {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        mode: st.st_mode & libc::S_IFMT,
+    })
+}
+
+/// `mmap` of `len` bytes of private, zeroed, read-write memory. psx uses
+/// it instead of `malloc` wherever another thread may be stopped inside
+/// `malloc` holding its lock.
+pub fn map_zeroed(len: usize) -> Result<*mut u8, c_int> {
+    call!(
+        libc::SYS_mmap,
+        0,
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+        -1,
+        0
+    )
+    .map(|p| p as *mut u8)
+}
+
+/// `munmap(ptr, len)`.
+///
+/// # Safety
+/// `ptr..ptr+len` must be a mapping from [`map_zeroed`] that nothing uses any
+/// more.
+pub unsafe fn unmap(ptr: *mut u8, len: usize) {
+    let _ = call!(libc::SYS_munmap, ptr, len);
+}
+
+/// The `siginfo_t` psx queues with [`tgsigqueueinfo`]: the `SI_QUEUE` layout
+/// (`si_pid`, `si_uid`, `si_value`) padded to the kernel's 128 bytes.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SigInfo {
+    pub signo: c_int,
+    pub errno: c_int,
+    pub code: c_int,
+    pad0: c_int,
+    pub pid: c_int,
+    pub uid: u32,
+    pub value: u64,
+    pad1: [u64; 12],
+}
+
+impl SigInfo {
+    /// A queued-signal `siginfo` with the given sender fields.
+    pub const fn queued(signo: c_int, pid: c_int, uid: u32, value: u64) -> Self {
+        SigInfo {
+            signo,
+            errno: 0,
+            code: libc::SI_QUEUE,
+            pad0: 0,
+            pid,
+            uid,
+            value,
+            pad1: [0; 12],
+        }
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<SigInfo>() == 128);
+
+/// Sets the calling thread's `errno` (C convention for the exported API).
+/// Not async-signal-safe in spirit: only used on the caller's own path.
+pub fn set_errno(errno: c_int) {
+    // SAFETY: __errno_location returns the calling thread's errno slot,
+    // valid for the thread's lifetime.
+    unsafe { *libc::__errno_location() = errno };
+}

@@ -1,0 +1,244 @@
+//! Thread discovery: which threads does the process have right now?
+//!
+//! The answer is `/proc/self/task`, whatever made the threads: a `dlopen()`ed
+//! library, libstdc++, Go's runtime, or code that ran before psx was loaded.
+//! The registry of threads made through `__wrap_pthread_create` is only the
+//! last resort, because it cannot see any of those.
+//!
+//! Three things make reaching `/proc` harder than opening a path:
+//! - `chroot()` into a directory without `/proc`: psx opens `/proc` itself
+//!   when it is loaded and keeps that descriptor (`O_PATH`); `openat(fd,
+//!   "self/task")` still works from inside the chroot, and in a forked child
+//!   `self` names the child.
+//! - daemons close descriptors they did not open (`closefrom(3)`) and the
+//!   number may then be reused by the application: before each use psx
+//!   checks with `fstat` that the descriptor is still the `/proc` it opened
+//!   (same device and inode) and otherwise forgets it (never closes, reads
+//!   or writes it: it is not ours any more). It only ever serves as the base
+//!   of an `openat`, which changes nothing about the descriptor.
+//! - `/proc` unreachable both ways: psx falls back to the registry, says so
+//!   once on stderr, and under `PSX_ERROR` ends the process.
+//!
+//! Listing uses `getdents64` on a raw descriptor into a stack buffer:
+//! `opendir`/`readdir` call `malloc`, which can deadlock while other threads
+//! are stopped in the handler holding the allocator's lock.
+
+use core::ffi::c_int;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+
+use crate::registry;
+use crate::report::Line;
+use crate::sensitivity;
+use crate::sys;
+
+/// Our descriptor for the `/proc` root, or -1.
+static PROC_FD: AtomicI32 = AtomicI32::new(-1);
+/// Its identity (device, inode) at the time we opened it.
+static PROC_DEV: AtomicU64 = AtomicU64::new(0);
+static PROC_INO: AtomicU64 = AtomicU64::new(0);
+/// The fallback message is printed once per process.
+static FALLBACK_SAID: AtomicBool = AtomicBool::new(false);
+
+/// Opens (or re-opens) our `/proc` descriptor. Called at load time, before
+/// the application can `chroot()`, and whenever the path works again.
+pub fn open_proc_root() -> Result<c_int, c_int> {
+    let fd = sys::openat(libc::AT_FDCWD, b"/proc\0", libc::O_PATH | libc::O_DIRECTORY)?;
+    let id = sys::file_id(fd)?;
+    PROC_DEV.store(id.dev, Ordering::Relaxed);
+    PROC_INO.store(id.ino, Ordering::Relaxed);
+    PROC_FD.store(fd, Ordering::Release);
+    Ok(fd)
+}
+
+/// Our `/proc` descriptor if it is still ours.
+fn owned_proc_root() -> Option<c_int> {
+    let fd = PROC_FD.load(Ordering::Acquire);
+    if fd < 0 {
+        return None;
+    }
+    match sys::file_id(fd) {
+        Ok(id)
+            if id.dev == PROC_DEV.load(Ordering::Relaxed)
+                && id.ino == PROC_INO.load(Ordering::Relaxed)
+                && id.mode == libc::S_IFDIR =>
+        {
+            Some(fd)
+        }
+        _ => {
+            // Closed or replaced by the application: not ours to touch.
+            PROC_FD.store(-1, Ordering::Release);
+            None
+        }
+    }
+}
+
+/// Opens `/proc/self/task`: through our descriptor, else by path (which
+/// also recovers our descriptor for the future).
+fn open_task_dir() -> Option<c_int> {
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY;
+    if let Some(root) = owned_proc_root() {
+        if let Ok(fd) = sys::openat(root, b"self/task\0", flags) {
+            return Some(fd);
+        }
+    }
+    let fd = sys::openat(libc::AT_FDCWD, b"/proc/self/task\0", flags).ok()?;
+    if PROC_FD.load(Ordering::Acquire) < 0 {
+        let _ = open_proc_root();
+    }
+    Some(fd)
+}
+
+/// Where a broadcast learns the threads of the process.
+pub struct Finder {
+    /// `/proc/self/task`, or -1 when falling back to the registry.
+    task_dir: c_int,
+}
+
+impl Finder {
+    /// Finds the best source. Falling back to the registry is said once on
+    /// stderr and, under `PSX_ERROR`, ends the process (fail closed).
+    pub fn open() -> Finder {
+        if let Some(task_dir) = open_task_dir() {
+            return Finder { task_dir };
+        }
+        if sensitivity::get() == sensitivity::ERROR {
+            Line::new().text(
+                "cannot read /proc/self/task (no /proc and no descriptor of ours left); \
+                 ending the process (PSX_ERROR)",
+            );
+            sys::kill_process();
+        }
+        if !FALLBACK_SAID.swap(true, Ordering::Relaxed) {
+            Line::new().text(
+                "cannot read /proc/self/task (no /proc and no descriptor of ours left): \
+                 reaching only threads made through pthread_create with psx's wrapper",
+            );
+        }
+        Finder { task_dir: -1 }
+    }
+
+    /// Calls `f` with the id of every thread the source knows now.
+    pub fn for_each(&self, mut f: impl FnMut(c_int)) {
+        if self.task_dir < 0 {
+            registry::for_each(f);
+            return;
+        }
+        if sys::rewind(self.task_dir).is_err() {
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = sys::getdents64(self.task_dir, &mut buf) {
+            for_each_name(&buf[..n], |name| {
+                if let Some(tid) = parse_tid(name) {
+                    f(tid)
+                }
+            });
+        }
+    }
+
+    /// The state letter `/proc` shows for `tid` (`R`, `S`, `Z`, `t`...), if
+    /// it can be read.
+    pub fn state_of(&self, tid: c_int) -> Option<u8> {
+        if self.task_dir < 0 {
+            return None;
+        }
+        let mut path = [0u8; 24];
+        let len = format_stat_path(tid, &mut path);
+        let fd = sys::openat(self.task_dir, &path[..len], libc::O_RDONLY).ok()?;
+        let mut buf = [0u8; 512];
+        let n = sys::read(fd, &mut buf);
+        sys::close(fd);
+        stat_state(&buf[..n.ok()?])
+    }
+}
+
+impl Drop for Finder {
+    fn drop(&mut self) {
+        if self.task_dir >= 0 {
+            sys::close(self.task_dir);
+        }
+    }
+}
+
+/// Walks the `linux_dirent64` records in `buf`, passing each name.
+fn for_each_name(buf: &[u8], mut f: impl FnMut(&[u8])) {
+    const NAME_AT: usize = 19; // d_ino(8) d_off(8) d_reclen(2) d_type(1)
+    let mut at = 0;
+    while at + NAME_AT <= buf.len() {
+        let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+        if reclen == 0 || at + reclen > buf.len() {
+            return;
+        }
+        let name = &buf[at + NAME_AT..at + reclen];
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        f(&name[..end]);
+        at += reclen;
+    }
+}
+
+/// A thread directory name as a tid (`.` and `..` are not).
+fn parse_tid(name: &[u8]) -> Option<c_int> {
+    if name.is_empty() || name.len() > 10 {
+        return None;
+    }
+    let mut tid: c_int = 0;
+    for &b in name {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        tid = tid.checked_mul(10)?.checked_add((b - b'0') as c_int)?;
+    }
+    Some(tid)
+}
+
+/// Writes `"<tid>/stat\0"` into `out`, returning its length.
+fn format_stat_path(tid: c_int, out: &mut [u8; 24]) -> usize {
+    let mut digits = [0u8; 10];
+    let mut n = tid.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let d = &digits[i..];
+    out[..d.len()].copy_from_slice(d);
+    out[d.len()..d.len() + 6].copy_from_slice(b"/stat\0");
+    d.len() + 6
+}
+
+/// The state field of a `stat` line: the letter after the last `)` (the
+/// command name in parentheses may itself contain `)`).
+fn stat_state(stat: &[u8]) -> Option<u8> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat.get(close + 2).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tids_are_parsed_and_dots_are_not() {
+        assert_eq!(parse_tid(b"1234"), Some(1234));
+        assert_eq!(parse_tid(b"."), None);
+        assert_eq!(parse_tid(b".."), None);
+        assert_eq!(parse_tid(b"99999999999"), None);
+    }
+
+    #[test]
+    fn state_is_read_after_the_last_parenthesis() {
+        assert_eq!(stat_state(b"12 (a) b)) Z 1 2"), Some(b'Z'));
+        assert_eq!(stat_state(b"12 (sleepy) S 1"), Some(b'S'));
+    }
+
+    #[test]
+    fn stat_path_is_formatted() {
+        let mut out = [0u8; 24];
+        let n = format_stat_path(4711, &mut out);
+        assert_eq!(&out[..n], b"4711/stat\0");
+    }
+}
