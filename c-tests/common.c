@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 const char *ct_test = "?";
-const char *ct_case = "driver";
+const char *ct_subcase = "driver";
 void (*ct_idle_hook)(int index);
 
 static char g_exe[4096];
@@ -95,7 +95,7 @@ static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
     char line[2048];
     int n = snprintf(line, sizeof(line), "%s[%s/%s] ", prefix, ct_test,
-                     ct_case);
+                     ct_subcase);
     if (n < 0 || (size_t)n >= sizeof(line)) {
         n = 0;
     }
@@ -467,7 +467,7 @@ void ct_require_threads(pid_t pid, const char *what, ct_pred pred, void *arg,
 {
     if (ct_check_threads(pid, what, pred, arg, min_live) != 0) {
         outf("FAIL [%s/%s] not every thread as expected: %s\n", ct_test,
-             ct_case, what);
+             ct_subcase, what);
         exit(1);
     }
 }
@@ -1025,7 +1025,7 @@ int ct_main(const char *test, int argc, char **argv,
     if (argc >= 2) {
         for (const struct ct_case *c = cases; c->name; c++) {
             if (strcmp(c->name, argv[1]) == 0) {
-                ct_case = c->name;
+                ct_subcase = c->name;
                 return c->fn(argc - 1, argv + 1);
             }
         }

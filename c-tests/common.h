@@ -34,7 +34,7 @@ extern "C" {
 /* ---------------------------------------------------------------- output */
 
 extern const char *ct_test;  /* test program name, e.g. "t05_sigmask" */
-extern const char *ct_case;  /* current sub-case */
+extern const char *ct_subcase;  /* current sub-case */
 
 /* "[t05_sigmask/name] message" on stderr. */
 void ct_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -178,7 +178,8 @@ for mode in $PSX_MODES; do
         testmode=$mode
         [ "$kind" = dl ] && testmode=dlopen
         rc=0
-        env PSX_TEST_MODE=$testmode PSX_TEST_SO="$so_real" LD_PRELOAD= \
+        env PSX_TEST_MODE=$testmode PSX_TEST_SO="$so_real" \
+            PSX_TEST_PLUGIN="$OUT/obj/libt01plugin.so" LD_PRELOAD= \
             timeout -k 5 "$limit" "$exe" || rc=$?
         if [ $rc -eq 0 ]; then
             passed=$((passed + 1))
