@@ -91,10 +91,14 @@ static CALL: [AtomicI64; 7] = [const { AtomicI64::new(0) }; 7];
 /// in `/proc/self/task` while the process lives and never answers.
 static ZOMBIE_MAIN: AtomicI32 = AtomicI32::new(0);
 
-/// How long the broadcaster sleeps before checking whether pending threads
-/// have died: threads normally answer in microseconds, so 10 ms without any
-/// progress means a thread is gone, stuck or very busy.
-const CHECK_AFTER_NS: u64 = 10_000_000;
+/// How long the broadcaster sleeps, at first, before checking whether
+/// pending threads have died: threads normally answer in microseconds, so
+/// 1 ms without any progress suggests a thread has exited with our signal
+/// pending (common when threads come and go). Each check that finds nobody
+/// dead doubles the interval, up to [`CHECK_MAX_NS`], so a thread that is
+/// merely stuck costs few checks.
+const CHECK_FIRST_NS: u64 = 1_000_000;
+const CHECK_MAX_NS: u64 = 100_000_000;
 /// When to say on stderr which threads have not answered.
 const REPORT_AFTER_NS: u64 = 1_000_000_000;
 /// How long to wait before retrying a signal the kernel could not queue
@@ -193,18 +197,22 @@ fn signal_range(table: &Table, first: usize, generation: u32, pid: c_int) {
 /// Waits until every slot from `first` on is done or gone.
 fn wait_for_round(table: &Table, first: usize, finder: &Finder, pid: c_int) {
     let start = sys::monotonic_ns();
+    let mut interval = CHECK_FIRST_NS;
     let mut reported = false;
     loop {
         let pending = PENDING.load(Ordering::Acquire);
         if pending == 0 {
             return;
         }
-        sys::futex_wait(&PENDING, pending, Some(CHECK_AFTER_NS));
+        sys::futex_wait(&PENDING, pending, Some(interval));
         let now_pending = PENDING.load(Ordering::Acquire);
-        if now_pending == 0 || now_pending != pending {
-            continue; // done, or progress: nobody looks stuck
+        if now_pending != pending {
+            interval = CHECK_FIRST_NS; // progress: nobody looks stuck
+            continue;
         }
-        reap_dead(table, first, finder, pid);
+        if reap_dead(table, first, finder, pid) == 0 {
+            interval = (interval * 2).min(CHECK_MAX_NS);
+        }
         if !reported && sys::monotonic_ns() - start >= REPORT_AFTER_NS {
             report_stuck(table, first, finder);
             reported = true;
@@ -212,8 +220,10 @@ fn wait_for_round(table: &Table, first: usize, finder: &Finder, pid: c_int) {
     }
 }
 
-/// Marks as gone the pending threads that have exited or are zombies.
-fn reap_dead(table: &Table, first: usize, finder: &Finder, pid: c_int) {
+/// Marks as gone the pending threads that have exited or are zombies;
+/// returns how many.
+fn reap_dead(table: &Table, first: usize, finder: &Finder, pid: c_int) -> usize {
+    let mut reaped = 0;
     for slot in &table.slots()[first..] {
         if slot.state.load(Ordering::Acquire) != SENT {
             continue;
@@ -226,8 +236,10 @@ fn reap_dead(table: &Table, first: usize, finder: &Finder, pid: c_int) {
                 ZOMBIE_MAIN.store(pid, Ordering::Relaxed);
             }
             mark_gone(slot);
+            reaped += 1;
         }
     }
+    reaped
 }
 
 /// SENT -> GONE, unless the thread's handler got there first.
