@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -127,7 +129,8 @@ void ct_fail(const char *fmt, ...)
     vlog("FAIL ", fmt, ap);
     va_end(ap);
     ct_print_table(0, "threads of the failing process");
-    exit(1);
+    fflush(stdout);
+    _exit(1);
 }
 
 void ct_fail_pid(pid_t pid, const char *fmt, ...)
@@ -140,7 +143,8 @@ void ct_fail_pid(pid_t pid, const char *fmt, ...)
         ct_print_table(pid, "threads of the child process");
     }
     ct_print_table(0, "threads of the checking process");
-    exit(1);
+    fflush(stdout);
+    _exit(1);
 }
 
 static void outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -468,7 +472,8 @@ void ct_require_threads(pid_t pid, const char *what, ct_pred pred, void *arg,
     if (ct_check_threads(pid, what, pred, arg, min_live) != 0) {
         outf("FAIL [%s/%s] not every thread as expected: %s\n", ct_test,
              ct_subcase, what);
-        exit(1);
+        fflush(stdout);
+    _exit(1);
     }
 }
 
@@ -1082,4 +1087,36 @@ int ct_main(const char *test, int argc, char **argv,
         return 1;
     }
     return 0;
+}
+
+/* -------------------------------------------------------- seccomp counter */
+
+static struct sock_filter g_allow_insn[] = {
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+static struct sock_fprog g_allow_prog = {1, g_allow_insn};
+
+const void *ct_allow_filter(void)
+{
+    return &g_allow_prog;
+}
+
+int ct_pred_filters(pid_t tid, const char *status, void *arg)
+{
+    (void)tid;
+    char v[32];
+    if (ct_field(status, "Seccomp_filters", v, sizeof(v)) != 0) {
+        return 0;
+    }
+    return strtol(v, NULL, 10) == (long)arg;
+}
+
+void ct_require_filter_count(void)
+{
+    char st[4096], v[32];
+    if (ct_read_status(0, ct_gettid(), st, sizeof(st)) != 0 ||
+        ct_field(st, "Seccomp_filters", v, sizeof(v)) != 0) {
+        ct_fail("this kernel does not show Seccomp_filters in "
+                "/proc/<pid>/task/<tid>/status (Linux >= 5.9 needed)");
+    }
 }

@@ -200,7 +200,21 @@ void ct_require_root(void);
 /* Drops capability cap from this thread's effective (and, if perm, its
  * permitted) set with a raw capset; other threads are untouched. */
 void ct_drop_cap_self(int cap, int perm);
-/* The libpsx sensitivity levels, without needing the header here. */
+/*
+ * A seccomp filter that allows everything, for a per-thread counter: each
+ * seccomp(SECCOMP_SET_MODE_FILTER, 0, ct_allow_filter()) made by a thread
+ * adds one filter to that thread only, shown as "Seccomp_filters: N" in its
+ * /proc status (Linux >= 5.9). Unlike NoNewPrivs or a capability drop this is
+ * not idempotent: a thread that ran a call twice shows one filter too many,
+ * one that missed it one too few. New threads inherit their creator's
+ * filters, so after k broadcasts every thread must show exactly k (plus what
+ * it started with). Needs CAP_SYS_ADMIN or NoNewPrivs.
+ */
+const void *ct_allow_filter(void);
+/* Predicate: Seccomp_filters == (long)arg. */
+int ct_pred_filters(pid_t tid, const char *status, void *arg);
+/* Fails unless this kernel shows Seccomp_filters in /proc. */
+void ct_require_filter_count(void);
 
 #ifdef __cplusplus
 }

@@ -43,7 +43,7 @@ OUT=$PSX_ROOT/build/c-tests
 MARKER=psx-rust-engine
 CC=${CC:-cc}
 CXX=${CXX:-c++}
-CFLAGS="-O2 -g -Wall -Wextra -D_GNU_SOURCE -I$PSX_INCLUDE -I$here"
+CFLAGS="-O2 -g -Wall -Wextra -Werror=implicit-function-declaration -D_GNU_SOURCE -I$PSX_INCLUDE -I$here"
 LINKFLAGS="-Wl,--wrap=pthread_create -lpthread -ldl"
 
 # name:kind:timeout(s) -- kind c (C, psx-linked), cc (C++, psx-linked),

@@ -39,7 +39,7 @@ static int case_plugin(int argc, char **argv)
     struct ct_group *g = ct_start_idle(NOWN, CT_IDLE_COND, 0, 0);
     CT_CHECK(start(NPLUGIN) == NPLUGIN, "plugin could not start its threads");
     for (int i = 0; i < NPLUGIN; i++) {
-        ct_log("plugin thread %d: tid %d", i, (int)tid_of(i));
+        CT_CHECK(tid_of(i) > 0, "plugin thread %d has no tid", i);
     }
     int live = 1 + NOWN + NPLUGIN;
     ct_require_all(0, "NoNewPrivs", "0", live);
