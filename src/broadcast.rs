@@ -172,24 +172,37 @@ fn signal_range(table: &Table, first: usize, generation: u32, pid: c_int) {
         let slot = table.slot(index);
         slot.state.store(SENT, Ordering::Relaxed);
         PENDING.fetch_add(1, Ordering::AcqRel);
-        let value = (u64::from(generation) << 32) | index as u64;
-        let info = sys::SigInfo::queued(signal::SIGNAL, pid, signal::MAGIC, value);
-        let tid = slot.tid.load(Ordering::Relaxed);
-        loop {
-            match sys::tgsigqueueinfo(pid, tid, signal::SIGNAL, &info) {
-                Ok(()) => break,
-                Err(libc::ESRCH) => {
-                    mark_gone(slot);
-                    break;
-                }
-                // EAGAIN: the queue of pending signals is full; others wait
-                // for the handlers to drain it. Any other error is retried
-                // too: giving up would skip a live thread.
-                Err(_) => {
-                    let pending = PENDING.load(Ordering::Acquire);
-                    sys::futex_wait(&PENDING, pending, Some(QUEUE_FULL_WAIT_NS));
-                }
+        send(slot, index, generation, pid);
+    }
+}
+
+/// Queues our signal for one slot; a thread found gone is marked so.
+fn send(slot: &slots::Slot, index: usize, generation: u32, pid: c_int) {
+    let value = (u64::from(generation) << 32) | index as u64;
+    let info = sys::SigInfo::queued(signal::SIGNAL, pid, signal::MAGIC, value);
+    let tid = slot.tid.load(Ordering::Relaxed);
+    loop {
+        match sys::tgsigqueueinfo(pid, tid, signal::SIGNAL, &info) {
+            Ok(()) => return,
+            Err(libc::ESRCH) => return mark_gone(slot),
+            // EAGAIN: the queue of pending signals is full until handlers
+            // drain it. Any other error is retried too: giving up would skip
+            // a live thread.
+            Err(_) => {
+                let pending = PENDING.load(Ordering::Acquire);
+                sys::futex_wait(&PENDING, pending, Some(QUEUE_FULL_WAIT_NS));
             }
+        }
+    }
+}
+
+/// Sends our signal again to every slot from `first` on that has not
+/// answered.
+fn resend_pending(table: &Table, first: usize, pid: c_int) {
+    let generation = GENERATION.load(Ordering::Relaxed);
+    for (index, slot) in table.slots().iter().enumerate().skip(first) {
+        if slot.state.load(Ordering::Acquire) == SENT {
+            send(slot, index, generation, pid);
         }
     }
 }
@@ -209,6 +222,12 @@ fn wait_for_round(table: &Table, first: usize, finder: &Finder, pid: c_int) {
         if now_pending != pending {
             interval = CHECK_FIRST_NS; // progress: nobody looks stuck
             continue;
+        }
+        // Someone may have replaced our handler since the broadcast began
+        // (glibc does at the first pthread_create): the signals it took
+        // were lost, so send them again; a slot runs at most once anyway.
+        if signal::ensure_installed() == Ok(true) {
+            resend_pending(table, first, pid);
         }
         if reap_dead(table, first, finder, pid) == 0 {
             interval = (interval * 2).min(CHECK_MAX_NS);

@@ -65,9 +65,12 @@ type SigactionFn = unsafe extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void
 type HandlerFn = unsafe extern "C" fn(c_int);
 
 /// Makes sure our handler is the one installed for [`SIGNAL`], adopting any
-/// other handler found there as the one to chain. Called at load time and
-/// before every broadcast. Not async-signal-unsafe, but never runs in one.
-pub fn ensure_installed() -> Result<(), c_int> {
+/// other handler found there as the one to chain; `Ok(true)` when it had to
+/// put ours back. Called at load time, before every broadcast, and while a
+/// broadcast waits: glibc 2.36 installs its own handler for signal 33 at the
+/// process's first `pthread_create()`, after our load-time installation,
+/// and applications may install theirs at any time. Never runs in a handler.
+pub fn ensure_installed() -> Result<bool, c_int> {
     let mut current = KernelSigaction {
         handler: 0,
         flags: 0,
@@ -76,7 +79,7 @@ pub fn ensure_installed() -> Result<(), c_int> {
     };
     sys::rt_sigaction(SIGNAL, None, Some(&mut current))?;
     if current.handler == handler as *const () as usize {
-        return Ok(());
+        return Ok(false);
     }
     remember_previous(&current);
     let ours = KernelSigaction {
@@ -88,7 +91,7 @@ pub fn ensure_installed() -> Result<(), c_int> {
         restorer: restorer(),
         mask: 0,
     };
-    sys::rt_sigaction(SIGNAL, Some(&ours), None)
+    sys::rt_sigaction(SIGNAL, Some(&ours), None).map(|()| true)
 }
 
 fn remember_previous(action: &KernelSigaction) {
