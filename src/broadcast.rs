@@ -209,7 +209,7 @@ fn resend_pending(table: &Table, first: usize, pid: c_int) {
 
 /// Waits until every slot from `first` on is done or gone.
 fn wait_for_round(table: &Table, first: usize, finder: &Finder, pid: c_int) {
-    let start = sys::monotonic_ns();
+    let mut started = None;
     let mut interval = CHECK_FIRST_NS;
     let mut reported = false;
     loop {
@@ -232,6 +232,8 @@ fn wait_for_round(table: &Table, first: usize, finder: &Finder, pid: c_int) {
         if reap_dead(table, first, finder, pid) == 0 {
             interval = (interval * 2).min(CHECK_MAX_NS);
         }
+        // The clock is read only once a round is slow, not on every call.
+        let start = *started.get_or_insert_with(|| sys::monotonic_ns() - interval);
         if !reported && sys::monotonic_ns() - start >= REPORT_AFTER_NS {
             report_stuck(table, first, finder);
             reported = true;

@@ -126,13 +126,19 @@ impl Finder {
         if sys::rewind(self.task_dir).is_err() {
             return;
         }
-        let mut buf = [0u8; 4096];
+        let mut buf = [0u8; 16384];
         while let Ok(n @ 1..) = sys::getdents64(self.task_dir, &mut buf) {
             for_each_name(&buf[..n], |name| {
                 if let Some(tid) = parse_tid(name) {
                     f(tid)
                 }
             });
+            // procfs stops filling only when the next entry does not fit, so
+            // a buffer with room for another entry means the list is
+            // complete: skip the system call that would return 0.
+            if buf.len() - n >= MAX_ENTRY {
+                break;
+            }
         }
     }
 
@@ -159,6 +165,10 @@ impl Drop for Finder {
         }
     }
 }
+
+/// The largest `linux_dirent64` record for a thread directory: 19 bytes of
+/// header, a name of up to 10 digits and its NUL, rounded up to 8.
+const MAX_ENTRY: usize = 32;
 
 /// Walks the `linux_dirent64` records in `buf`, passing each name.
 fn for_each_name(buf: &[u8], mut f: impl FnMut(&[u8])) {
