@@ -809,8 +809,14 @@ void ct_kill(pid_t pid)
 {
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
-    int st;
-    while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR) {
+    /* Reap with -1: a thread of pid we ptrace()d must be reaped by us
+     * before pid itself can be. */
+    for (;;) {
+        int st;
+        pid_t r = waitpid(-1, &st, __WALL);
+        if (r == pid || (r < 0 && errno != EINTR)) {
+            break;
+        }
     }
 }
 
