@@ -8,9 +8,16 @@
 # So: link our object with just the members it needs (ld -r pulls archive
 # members on demand), drop the embedded LLVM bitcode (a GNU ld with LLVM's
 # gold plugin installed would try to read it), and make every symbol local
-# except the six of the C API (and the weak __real_pthread_create reference).
+# except the six of the C API.
+#
+# Then __real_pthread_create (see scripts/real-pthread-create-ref.c): the
+# engine's weak reference becomes strong, so that a -static program linked
+# with --wrap=pthread_create pulls libc.a's pthread_create in, and a second
+# member defines __real_pthread_create for programs linked without --wrap.
 set -eu
 in=$(realpath "$1") out=$2
+here=$(cd "$(dirname "$0")" && pwd)
+CC=${CC:-cc}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/x"
@@ -35,8 +42,16 @@ KEEP
 # usually linked without it, so it has to happen here to keep them small.
 roots=$(sed 's/^/-u /' "$tmp/keep")
 # shellcheck disable=SC2086
-ld -r --gc-sections $roots "$tmp/main.o" "$tmp/rest.a" -o "$tmp/psx.o"
+ld -r --gc-sections $roots "$tmp/main.o" "$tmp/rest.a" -o "$tmp/engine.o"
+# Added after --gc-sections, which would drop the unreferenced pointer.
+$CC -O2 -fPIC -Wall -Werror -c "$here/real-pthread-create-ref.c" -o "$tmp/ref.o"
+ld -r "$tmp/engine.o" "$tmp/ref.o" -o "$tmp/psx.o"
 objcopy --keep-global-symbols="$tmp/keep" "$tmp/psx.o"
+# Check what the combination must give: the reference is strong now.
+nm "$tmp/psx.o" | grep -q ' U __real_pthread_create$' ||
+    { echo "make-archive: __real_pthread_create is not a strong reference in psx.o" >&2; exit 1; }
+$CC -O2 -fPIC -Wall -Werror -Wmissing-prototypes -c "$here/real-pthread-create.c" \
+    -o "$tmp/psx-real-pthread-create.o"
 rm -f "$out.tmp"
-ar rcs "$out.tmp" "$tmp/psx.o"
+ar rcs "$out.tmp" "$tmp/psx.o" "$tmp/psx-real-pthread-create.o"
 mv -f "$out.tmp" "$out"
