@@ -1,6 +1,7 @@
 # Makefile around cargo: builds the C artifacts of psx and runs every test.
 #
-#   make            libpsx.so.2 (+ libpsx.so link), libpsx.a, the header, libpsx.pc in build/
+#   make            libpsx.so.2, libpsx.so (linker script), libpsx_load.o, libpsx.a,
+#                   the header, libpsx.pc in build/
 #   make test       cargo test, then every C test (static and shared), the
 #                   consumer tests (Debian's programs, libcap, pkg-config, link
 #                   matrix) and the Go package's tests; stops at the first failure
@@ -24,6 +25,21 @@ SHLIB   := $(LIBOUT)/libpsx.so.2
 STLIB   := $(LIBOUT)/libpsx.a
 HEADER  := include/sys/psx_syscall.h
 PCFILE  := $(OUT)/libpsx.pc
+LOADOBJ := $(LIBOUT)/libpsx_load.o
+
+# libpsx.so, what -lpsx finds, is a GNU ld script and not a symlink to
+# libpsx.so.2: libcap.so.2 has a weak psx_load_syscalls of its own, and the
+# dynamic linker binds the first one in load order, so with `-lcap -lpsx`
+# cap_set_proc() would change only the calling thread. The script also
+# links libpsx_load.o (scripts/psx-load.c), which puts a strong
+# psx_load_syscalls into the program itself; ld exports it when libcap.so.2
+# names it and it then wins in either order. $(1): directory of the files.
+ldscript = printf '%s\n' '/* GNU ld script: see psx Makefile. libpsx_load.o defines' \
+	'   psx_load_syscalls in the program, so libcap finds ours first. */' \
+	'INPUT("$(1)/libpsx_load.o" "$(1)/libpsx.so.2")'
+# The .pc file for libraries in $(1), headers in $(2).
+pcgen = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(1)|g' \
+	-e 's|@INCDIR@|$(2)|g' -e 's|@VERSION@|$(VERSION)|g' psx.pc.in
 
 export PSX_ROOT := $(CURDIR)
 
@@ -36,13 +52,15 @@ lib:
 	$(CARGO) build --release --no-default-features --lib
 	mkdir -p $(LIBOUT)
 	cp -f $(RUSTOUT)/libpsx.so $(SHLIB).tmp && mv -f $(SHLIB).tmp $(SHLIB)
-	ln -sfn libpsx.so.2 $(LIBOUT)/libpsx.so
-	sh scripts/make-archive.sh $(RUSTOUT)/libpsx.a $(STLIB)
+	$(CC) -O2 -fPIC -Wall -Werror -Iinclude -c scripts/psx-load.c -o $(LOADOBJ).tmp
+	mv -f $(LOADOBJ).tmp $(LOADOBJ)
+	$(call ldscript,$(CURDIR)/$(LIBOUT)) > $(LIBOUT)/libpsx.so.tmp
+	mv -f $(LIBOUT)/libpsx.so.tmp $(LIBOUT)/libpsx.so
+	CC="$(CC)" sh scripts/make-archive.sh $(RUSTOUT)/libpsx.a $(STLIB)
 
 $(PCFILE): psx.pc.in Cargo.toml
 	mkdir -p $(OUT)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(call pcgen,$(LIBDIR),$(INCDIR)) > $@
 
 test: all cargo-test c-test consumer-test go-test
 	@echo "make test: all tests passed"
@@ -70,13 +88,20 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --no-default-features --lib -- -D warnings
 
+# libpsx.so (ld script) and libpsx.pc are written here for this PREFIX/LIBDIR,
+# not copied from build/ (made for the PREFIX of the first `make`); the
+# paths inside them do not include DESTDIR.
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/sys $(DESTDIR)$(MANDIR)/man3
 	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libpsx.so.2
-	ln -sfn libpsx.so.2 $(DESTDIR)$(LIBDIR)/libpsx.so
+	install -m 0644 $(LOADOBJ) $(DESTDIR)$(LIBDIR)/libpsx_load.o
+	rm -f $(DESTDIR)$(LIBDIR)/libpsx.so
+	$(call ldscript,$(LIBDIR)) > $(DESTDIR)$(LIBDIR)/libpsx.so
+	chmod 0644 $(DESTDIR)$(LIBDIR)/libpsx.so
 	install -m 0644 $(STLIB) $(DESTDIR)$(LIBDIR)/libpsx.a
 	install -m 0644 $(HEADER) $(DESTDIR)$(INCDIR)/sys/psx_syscall.h
-	install -m 0644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/libpsx.pc
+	$(call pcgen,$(LIBDIR),$(INCDIR)) > $(DESTDIR)$(LIBDIR)/pkgconfig/libpsx.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/libpsx.pc
 	for m in doc/*.3; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man3/ || true; done
 
 clean:
