@@ -8,7 +8,7 @@
 #      libcap-dev libcap2, dpkg -x) run with our libpsx.so.2
 #   2. Debian's libcap (shared and static): cap_set_proc() with 8 threads,
 #      in both link orders
-#   3. make install PREFIX=tmp, then a program built only from pkg-config
+#   3. make install PREFIX=tmp (and DESTDIR=), then a program built only from pkg-config
 #      (C89, C11, C++17; shared and static)
 #   4. link matrix {shared, archive, -static} x {--wrap, none}; exported
 #      symbols, SONAME, sizes
@@ -36,10 +36,15 @@ MARKER=psx-rust-engine
 # The six symbols of libcap's <sys/psx_syscall.h>, sorted.
 PUBLIC_SYMBOLS="__psx_syscall __wrap_pthread_create psx_load_syscalls psx_set_sensitivity psx_syscall3 psx_syscall6"
 # Does -lcap before -lpsx (libcap.so.2 first in NEEDED) reach every thread?
-# "no": libcap.so.2's weak psx_load_syscalls wins the dynamic symbol lookup
-# (see section 2); the test then asserts that limitation, so that it fails
-# (and the README must change) the day it stops being true.
-LIBCAP_FIRST_WORKS=${LIBCAP_FIRST_WORKS:-no}
+# Ours: "yes", because -lpsx finds libpsx.so, an ld script that also links
+# libpsx_load.o (a psx_load_syscalls inside the program, which the dynamic
+# linker finds before libcap.so.2's weak one). Debian's libpsx.so is a
+# symlink: "no", libcap.so.2's own weak psx_load_syscalls wins the lookup
+# and only the calling thread changes; the test then asserts that.
+case ${PSX_UNDER_TEST:-ours} in
+ours) LIBCAP_FIRST_WORKS=${LIBCAP_FIRST_WORKS:-yes} ;;
+*) LIBCAP_FIRST_WORKS=${LIBCAP_FIRST_WORKS:-no} ;;
+esac
 # Sections to run (development aid; CI runs all of them).
 SECTIONS=${PSX_CONSUMER_SECTIONS:-1 2 3 4 5}
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -156,6 +161,13 @@ esac
 SO=$LIBDIR/libpsx.so.2
 SHARED="-L$LIBDIR -Wl,-rpath,$LIBDIR"
 WRAP=-Wl,--wrap=pthread_create
+# Expected outcome of cap_set_proc() with 8 threads (see cap_case): libcap
+# linked before libpsx, and libpsx linked without --wrap.
+if [ "$LIBCAP_FIRST_WORKS" = yes ]; then capfirst=all; else capfirst=one; fi
+case $UNDER_TEST in
+ours) nowrap=all ;;
+debian) nowrap=one ;; # Debian's libpsx only reaches threads its wrapper registered
+esac
 say "consumers: testing $UNDER_TEST libpsx from $LIBDIR"
 
 ###########################################################################
@@ -314,11 +326,6 @@ cap_case() {
     esac
 }
 
-if [ "$LIBCAP_FIRST_WORKS" = yes ]; then capfirst=all; else capfirst=one; fi
-case $UNDER_TEST in
-ours) nowrap=all ;;
-debian) nowrap=one ;; # Debian's libpsx only reaches threads its wrapper registered
-esac
 cap_case shared-psx-cap-wrap all shared $SHARED -lpsx -lcap -lpthread $WRAP
 cap_case shared-psx-cap-nowrap $nowrap shared -Wl,--no-as-needed $SHARED -lpsx -lcap -lpthread
 cap_case shared-psx-cap-wrap-asneeded all shared -Wl,--as-needed $SHARED -lpsx -lcap -lpthread $WRAP
@@ -332,6 +339,25 @@ cap_case shared-cap-psx-wrap $capfirst shared $SHARED -lcap -lpsx -lpthread $WRA
 cap_case shared-cap-psx-wrap-asneeded $capfirst shared -Wl,--as-needed $SHARED -lcap -lpsx -lpthread $WRAP
 cap_case shared-cap-psx-nowrap "$([ $capfirst = all ] && echo $nowrap || echo one)" shared \
     -Wl,--no-as-needed $SHARED -lcap -lpsx -lpthread
+if [ "$LIBCAP_FIRST_WORKS" = yes ]; then
+    cap_case shared-cap-psx-nowrap-asneeded $nowrap shared -Wl,--as-needed $SHARED -lcap -lpsx -lpthread
+    cap_case shared-cap-psx-wrap-gc all shared -ffunction-sections -Wl,--gc-sections \
+        $SHARED -lcap -lpsx -lpthread $WRAP
+    # -lpsx twice (Go's cgo does it): libpsx_load.o is linked once.
+    cap_case shared-cap-psx-twice all shared $SHARED -lcap -lpsx -lpthread $WRAP -lpsx
+    # How: the program defines psx_load_syscalls (from libpsx_load.o) and
+    # exports it, and libcap.so.2 binds to the program's.
+    exe=$capdir/cap-shared-cap-psx-wrap
+    nm -D --defined-only "$exe" | grep -q ' T psx_load_syscalls$' ||
+        fail "cap-shared-cap-psx-wrap does not define and export psx_load_syscalls: libpsx.so is not the ld script with libpsx_load.o?"
+    b=$(LD_DEBUG=bindings PSX_EXPECT_SO=$SO timeout "$RUN_TIMEOUT" "$exe" 2>&1 >/dev/null |
+        sed -n 's/.*binding file \([^ ]*\) .* to \([^ ]*\) .*psx_load_syscalls.*/\1 -> \2/p' | sort -u)
+    case $b in
+    *"libcap.so.2 -> $exe") ;;
+    *) fail "cap-shared-cap-psx-wrap: libcap.so.2 bound psx_load_syscalls as [$b], expected to $exe" ;;
+    esac
+    pass "cap-shared-cap-psx-wrap exports psx_load_syscalls; libcap.so.2 binds it to the program"
+fi
 # At run time, LD_PRELOAD puts libpsx.so.2 ahead of libcap.so.2 in the
 # lookup scope, whatever the program's NEEDED order.
 runprog cap-shared-cap-psx-wrap-preload "$SO" env LD_PRELOAD="$SO" "$capdir/cap-shared-cap-psx-wrap"
@@ -345,8 +371,12 @@ cap_case archive-cap-psx-wrap all static -lcap "$LIBDIR/libpsx.a" -lpthread -ldl
 # Without --wrap and without any psx call nothing pulls libpsx.a's object
 # in unless asked: -Wl,-u,psx_syscall3 does (not -u psx_load_syscalls,
 # which -lcap placed first would satisfy with its own weak definition).
-cap_case archive-cap-psx-nowrap-u $nowrap static -Wl,-u,psx_syscall3 -lcap \
-    "$LIBDIR/libpsx.a" -lpthread -ldl
+if [ "$UNDER_TEST" = ours ]; then
+    cap_case archive-cap-psx-nowrap-u $nowrap static -Wl,-u,psx_syscall3 -lcap \
+        "$LIBDIR/libpsx.a" -lpthread -ldl
+else
+    info "archive without --wrap: not applicable (Debian's libpsx.a needs __real_pthread_create from --wrap)"
+fi
 # Both archives: libcap.a's weak psx_load_syscalls loses to libpsx.a's.
 cap_case archive-psx-libcap.a-wrap all static "$LIBDIR/libpsx.a" "/usr/lib/$MA/libcap.a" -lpthread -ldl $WRAP
 cap_case archive-libcap.a-psx-wrap all static "/usr/lib/$MA/libcap.a" "$LIBDIR/libpsx.a" -lpthread -ldl $WRAP
@@ -375,6 +405,43 @@ fi
 for f in lib/libpsx.so.2 lib/libpsx.so lib/libpsx.a lib/pkgconfig/libpsx.pc include/sys/psx_syscall.h; do
     [ -e "$prefix/$f" ] || fail "make install did not install $prefix/$f"
 done
+if [ "$UNDER_TEST" = ours ]; then
+    # libpsx.so: an ld script naming the installed files by absolute path.
+    [ -f "$prefix/lib/libpsx_load.o" ] || fail "make install did not install $prefix/lib/libpsx_load.o"
+    [ ! -L "$prefix/lib/libpsx.so" ] || fail "installed libpsx.so is a symlink, expected an ld script"
+    grep -qx "INPUT(\"$prefix/lib/libpsx_load.o\" \"$prefix/lib/libpsx.so.2\")" "$prefix/lib/libpsx.so" ||
+        { show "$prefix/lib/libpsx.so"; fail "installed libpsx.so does not name $prefix/lib/libpsx_load.o and libpsx.so.2"; }
+    pass "installed libpsx.so: ld script naming $prefix/lib/libpsx_load.o and libpsx.so.2"
+
+    # DESTDIR (packaging): files under DESTDIR, paths inside without it.
+    # An earlier libpsx.so symlink must be replaced, not written through.
+    dest=$W/destdir
+    dprefix=/opt/psx-consumer-test
+    rm -rf "$dest"
+    mkdir -p "$dest$dprefix/lib"
+    ln -s libpsx.so.2 "$dest$dprefix/lib/libpsx.so"
+    if ! timeout 900 make -C "$PSX_ROOT" install PREFIX="$dprefix" DESTDIR="$dest" \
+        >"$logs/make-install-destdir.log" 2>&1; then
+        show "$logs/make-install-destdir.log"
+        fail "make install PREFIX=$dprefix DESTDIR=$dest failed"
+    fi
+    for f in lib/libpsx.so.2 lib/libpsx.so lib/libpsx_load.o lib/libpsx.a lib/pkgconfig/libpsx.pc \
+        include/sys/psx_syscall.h; do
+        [ -e "$dest$dprefix/$f" ] || fail "make install DESTDIR=$dest did not install $dest$dprefix/$f"
+    done
+    cmp -s "$dest$dprefix/lib/libpsx.so.2" "$SO" ||
+        fail "DESTDIR install: $dest$dprefix/lib/libpsx.so.2 differs from $SO (written through the old libpsx.so symlink?)"
+    grep -qx "INPUT(\"$dprefix/lib/libpsx_load.o\" \"$dprefix/lib/libpsx.so.2\")" "$dest$dprefix/lib/libpsx.so" ||
+        { show "$dest$dprefix/lib/libpsx.so"; fail "DESTDIR install: libpsx.so does not name $dprefix/lib (without DESTDIR)"; }
+    grep -qx "libdir=$dprefix/lib" "$dest$dprefix/lib/pkgconfig/libpsx.pc" &&
+        grep -qx "includedir=$dprefix/include" "$dest$dprefix/lib/pkgconfig/libpsx.pc" ||
+        { show "$dest$dprefix/lib/pkgconfig/libpsx.pc"; fail "DESTDIR install: libpsx.pc does not point at $dprefix"; }
+    if grep -q "$dest" "$dest$dprefix/lib/libpsx.so" "$dest$dprefix/lib/pkgconfig/libpsx.pc"; then
+        fail "DESTDIR install: $dest leaked into libpsx.so or libpsx.pc"
+    fi
+    pass "make install DESTDIR=$dest PREFIX=$dprefix: files under DESTDIR, paths in libpsx.so and libpsx.pc without it"
+    rm -rf "$dest"
+fi
 PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 export PKG_CONFIG_PATH
 pc() { pkg-config "$@" libpsx || fail "pkg-config $* libpsx failed"; }
@@ -416,6 +483,17 @@ for std in c89 c11 c++17; do
     assert_static_psx "pc-$std-archive" "$exe"
     expect_pass "pc-$std-archive" none "$exe"
 done
+# A libcap consumer built from pkg-config, libcap first on the line.
+cp "$SRC/cap_drop.c" "$cons/"
+exe=$cons/pc-cap-first
+build pc-cap-first $CC -O2 -Wall -Werror $cflags -o "$exe" cap_drop.c -lcap $libs
+assert_shared_psx pc-cap-first "$exe"
+runprog pc-cap-first "$prefix/lib/libpsx.so.2" env LD_LIBRARY_PATH="$prefix/lib" "$exe"
+case $capfirst:$rc in
+all:0) pass "pc-cap-first (-lcap \$(pkg-config --libs libpsx)): all 9 threads dropped CAP_NET_RAW" ;;
+one:3) pass "pc-cap-first (-lcap \$(pkg-config --libs libpsx)): as documented, only the calling thread changed" ;;
+*) show "$logs/pc-cap-first.out"; fail "pc-cap-first: expected '$capfirst', exit status $rc" ;;
+esac
 # Fully static executable from pkg-config --static.
 exe=$cons/pc-c11-static
 build pc-c11-static $CC -static -std=c11 -Wall -Wextra -Werror $cflags -o "$exe" pc_consumer.c $slibs
@@ -468,13 +546,45 @@ if [ "$UNDER_TEST" = ours ]; then
     soname=$(readelf -d "$SO" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
     [ "$soname" = libpsx.so.2 ] || fail "SONAME is '$soname', expected libpsx.so.2"
     pass "SONAME libpsx.so.2"
-    # The archive may also carry a fallback __real_pthread_create (for
-    # programs linked without --wrap); nothing else, no Rust symbols.
-    aglobals=$(nm -g --defined-only "$LIBDIR/libpsx.a" 2>/dev/null | awk 'NF == 3 {print $3}' |
-        grep -vx __real_pthread_create | sort | tr '\n' ' ')
-    [ "$aglobals" = "$PUBLIC_SYMBOLS " ] || fail "libpsx.a defines globals [$aglobals], expected [$PUBLIC_SYMBOLS ]"
-    pass "libpsx.a defines only the six public globals$(nm -g --defined-only "$LIBDIR/libpsx.a" 2>/dev/null |
-        grep -q ' T __real_pthread_create$' && echo ' (+ fallback __real_pthread_create)')"
+    # The archive: psx.o defines the six public globals (no Rust symbols)
+    # and refers STRONGLY to __real_pthread_create (so that --wrap in a
+    # -static link pulls libc.a's pthread_create); a second member defines
+    # only __real_pthread_create, for links without --wrap.
+    members=$(ar t "$LIBDIR/libpsx.a" | tr '\n' ' ')
+    [ "$members" = "psx.o psx-real-pthread-create.o " ] ||
+        fail "libpsx.a members: [$members], expected [psx.o psx-real-pthread-create.o ]"
+    # Globals per member: nm -A prints ARCHIVE:MEMBER:VALUE TYPE NAME.
+    agl() {
+        nm -A -g --defined-only "$LIBDIR/libpsx.a" 2>/dev/null |
+            sed -n "s|^[^ ]*:$1:[0-9a-f]* [A-Za-z] ||p" | sort | tr '\n' ' '
+    }
+    aglobals=$(agl psx.o)
+    [ "$aglobals" = "$PUBLIC_SYMBOLS " ] || fail "libpsx.a(psx.o) defines globals [$aglobals], expected [$PUBLIC_SYMBOLS ]"
+    aglobals=$(agl psx-real-pthread-create.o)
+    [ "$aglobals" = "__real_pthread_create " ] ||
+        fail "libpsx.a(psx-real-pthread-create.o) defines globals [$aglobals], expected [__real_pthread_create ]"
+    ref=$(nm -A "$LIBDIR/libpsx.a" 2>/dev/null | sed -n 's|^[^ ]*:psx\.o: *\([A-Za-z]\) __real_pthread_create$|\1|p')
+    [ "$ref" = U ] || fail "libpsx.a(psx.o): __real_pthread_create is [$ref], expected a strong undefined reference (U)"
+    # Which __real_pthread_create the static programs got: the fallback
+    # member only without --wrap.
+    for wrap in wrap nowrap; do
+        def=$(nm "$lm/static-$wrap" | sed -n 's/^[0-9a-f]* \([A-Za-z]\) __real_pthread_create$/\1/p')
+        case $wrap:$def in
+        wrap:) ;;
+        nowrap:T) ;;
+        *) fail "static-$wrap: __real_pthread_create defined as [$def] (the fallback member must be linked only without --wrap)" ;;
+        esac
+    done
+    pass "libpsx.a: psx.o defines the six public globals and needs __real_pthread_create; fallback member only used without --wrap"
+    # libpsx.so (what -lpsx finds) is an ld script, not a symlink.
+    [ ! -L "$LIBDIR/libpsx.so" ] || fail "$LIBDIR/libpsx.so is a symlink, expected an ld script"
+    grep -qx "INPUT(\"$LIBDIR/libpsx_load.o\" \"$LIBDIR/libpsx.so.2\")" "$LIBDIR/libpsx.so" ||
+        { show "$LIBDIR/libpsx.so"; fail "$LIBDIR/libpsx.so does not name libpsx_load.o and libpsx.so.2"; }
+    lglobals=$(nm -g --defined-only "$LIBDIR/libpsx_load.o" | awk '{print $NF}' | tr '\n' ' ')
+    [ "$lglobals" = "psx_load_syscalls " ] || fail "libpsx_load.o defines [$lglobals], expected [psx_load_syscalls ]"
+    nm "$lm/shared-nowrap" | grep -q ' T psx_load_syscalls$' ||
+        fail "shared-nowrap (-lpsx) does not define psx_load_syscalls: libpsx_load.o not linked"
+    pass "libpsx.so: ld script with libpsx_load.o (psx_load_syscalls only) and libpsx.so.2"
     strip -o "$lm/libpsx.so.2.stripped" "$SO"
     sosize=$(wc -c <"$lm/libpsx.so.2.stripped")
     [ "$sosize" -le 65536 ] || fail "stripped libpsx.so.2 is $sosize bytes (> 64 KiB)"
