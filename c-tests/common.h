@@ -201,20 +201,36 @@ void ct_require_root(void);
  * permitted) set with a raw capset; other threads are untouched. */
 void ct_drop_cap_self(int cap, int perm);
 /*
- * A seccomp filter that allows everything, for a per-thread counter: each
- * seccomp(SECCOMP_SET_MODE_FILTER, 0, ct_allow_filter()) made by a thread
- * adds one filter to that thread only, shown as "Seccomp_filters: N" in its
- * /proc status (Linux >= 5.9). Unlike NoNewPrivs or a capability drop this is
- * not idempotent: a thread that ran a call twice shows one filter too many,
- * one that missed it one too few. New threads inherit their creator's
- * filters, so after k broadcasts every thread must show exactly k (plus what
- * it started with). Needs CAP_SYS_ADMIN or NoNewPrivs.
+ * A per-thread counter of broadcasts, for exactly-once checks: a broadcast
+ * of write(ct_count_fd(), ct_count_buf, CT_COUNT_BYTES) to /dev/null adds
+ * CT_COUNT_BYTES (1 MiB; /dev/null copies nothing, so it costs nothing) to
+ * "wchar" in each thread's own /proc/<pid>/task/<tid>/io. Unlike NoNewPrivs
+ * or a capability drop this is not idempotent: a thread that ran a call
+ * twice shows one MiB too many, one that missed it one too few; the few
+ * bytes a thread may write for other reasons do not change wchar / 1 MiB.
+ * A new thread starts from 0 (the count is not inherited).
+ * (A seccomp filter count would be inherited, but each filter is a BPF
+ * program: installing thousands of them wedged this machine's kernel in
+ * bpf_prog_pack_alloc, so the tests use none. A read() count does not work
+ * either: glibc's malloc reads /sys/devices/system/cpu/online in some new
+ * threads.)
  */
-const void *ct_allow_filter(void);
-/* Predicate: Seccomp_filters == (long)arg. */
-int ct_pred_filters(pid_t tid, const char *status, void *arg);
-/* Fails unless this kernel shows Seccomp_filters in /proc. */
-void ct_require_filter_count(void);
+#define CT_COUNT_BYTES (1L << 20)
+int ct_count_fd(void);
+extern char ct_count_buf[];
+#define CT_COUNT_CALL SYS_write, ct_count_fd(), (long)ct_count_buf, CT_COUNT_BYTES
+/* The count of a thread (pid 0: self): wchar / CT_COUNT_BYTES; -1 if
+ * unreadable. */
+long ct_thread_count(pid_t pid, pid_t tid);
+/* Expected counts for some threads; threads not listed pass. */
+struct ct_counts {
+    int n;
+    pid_t tid[256];
+    long lo[256], hi[256];
+};
+void ct_counts_expect(struct ct_counts *c, pid_t tid, long lo, long hi);
+/* Predicate: the thread's count is within its [lo, hi] (arg: ct_counts). */
+int ct_pred_counts(pid_t tid, const char *status, void *arg);
 
 #ifdef __cplusplus
 }

@@ -2,24 +2,30 @@
 /*
  * Case 6: threads are created and end all the time during broadcasts.
  *
- * Two caller threads each make NCALLS broadcasts of a seccomp "allow
- * everything" filter while spawner threads keep creating threads (through
- * psx's wrapper and around it), some of which create threads of their own
- * before ending, and some of which stay alive to the end.
+ * Two caller threads make broadcasts while spawner threads keep creating
+ * threads (through psx's wrapper and around it), some of which create
+ * threads of their own before ending, and some of which stay alive to the
+ * end ("survivors", left behind while broadcasts run). No hang, no crash,
+ * and per thread in /proc:
  *
- * Why a seccomp filter: it is per thread, harmless, visible in /proc
- * ("Seccomp_filters: N") and NOT idempotent: each run adds one. A new thread
- * inherits its creator's filters. So after all broadcasts, every live
- * thread must show exactly 2 * NCALLS: one fewer means it missed a call
- * (e.g. it was created by a thread that had not yet run the call, and the
- * broadcast did not reach it), one more means it ran a call twice (e.g. it
- * inherited the new state and was made to run the call again). A hang or a
- * crash fails the case too.
+ *  - no thread missed: every sixth broadcast drops one more capability from
+ *    the bounding set (each caller its own list). This state is inherited,
+ *    so afterwards every live thread must lack every dropped capability,
+ *    including threads created by a thread that had not yet run the call.
+ *  - none run twice: the other broadcasts are the counting call (1 MiB
+ *    written to /dev/null, counted per thread in /proc/<pid>/task/<tid>/io,
+ *    see ct_count_fd in common.h). Threads
+ *    alive from before the first broadcast (idle, spawners) must show
+ *    exactly one read per broadcast. A survivor starts from 0; its creator
+ *    notes how many broadcasts had finished before pthread_create(), and the
+ *    survivor notes how many had begun when it started: it must show at
+ *    least every broadcast begun after it started and at most every one not
+ *    finished before it was created.
  */
 #include "common.h"
 
 #include <errno.h>
-#include <linux/seccomp.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,22 +33,52 @@
 #include <sys/syscall.h>
 #include <sys/psx_syscall.h>
 
-#define NCALLS 150
+#define NCALLS 120 /* per caller */
 #define NCALLERS 2
 #define NSPAWNERS 3
 #define MAX_SURVIVORS 48
+#define DROPS_PER_CALLER (NCALLS / 6)
 
 static int g_stop;
 static long g_created;
+static long g_begun, g_done; /* read broadcasts begun / finished */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static int g_release;
-static pthread_t g_survivors[MAX_SURVIVORS];
+
+struct survivor {
+    pthread_t th;
+    pid_t tid;
+    long done_before_create;
+    long begun_at_start;
+};
+static struct survivor g_surv[MAX_SURVIVORS];
 static int g_nsurvivors;
 
-static void *survivor(void *arg)
+/* Capabilities the callers drop, caller c takes every other one. None of
+ * them is needed by the test itself (CAP_SETPCAP stays). */
+static int cap_for(int caller, int k)
 {
-    (void)arg;
+    static const int caps[] = {
+        CAP_CHOWN, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
+        CAP_KILL, CAP_LINUX_IMMUTABLE, CAP_NET_BIND_SERVICE,
+        CAP_NET_BROADCAST, CAP_NET_ADMIN, CAP_NET_RAW, CAP_IPC_LOCK,
+        CAP_IPC_OWNER, CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PACCT,
+        CAP_SYS_BOOT, CAP_SYS_NICE, CAP_SYS_TTY_CONFIG, CAP_MKNOD,
+        CAP_LEASE, CAP_AUDIT_WRITE, CAP_AUDIT_CONTROL, CAP_MAC_OVERRIDE,
+        CAP_MAC_ADMIN, CAP_SYSLOG, CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND,
+        CAP_AUDIT_READ, CAP_PERFMON, CAP_BPF, CAP_CHECKPOINT_RESTORE,
+        CAP_SETFCAP, CAP_SYS_TIME, CAP_SYS_PTRACE, CAP_SETUID, CAP_SETGID,
+        CAP_DAC_OVERRIDE, CAP_SYS_CHROOT, CAP_SYS_RESOURCE, CAP_SYS_ADMIN,
+    };
+    return caps[(2 * k + caller) % (int)(sizeof(caps) / sizeof(caps[0]))];
+}
+
+static void *survivor_main(void *arg)
+{
+    struct survivor *s = (struct survivor *)arg;
+    s->begun_at_start = __atomic_load_n(&g_begun, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&s->tid, ct_gettid(), __ATOMIC_RELEASE);
     pthread_mutex_lock(&g_mu);
     while (!g_release) {
         pthread_cond_wait(&g_cv, &g_mu);
@@ -69,10 +105,12 @@ static void maybe_survivor(int unwrapped)
         return;
     }
     pthread_mutex_lock(&g_mu);
-    if (g_nsurvivors < MAX_SURVIVORS &&
-        ct_thread(&g_survivors[g_nsurvivors], survivor, NULL, unwrapped,
-                  64 * 1024) == 0) {
-        g_nsurvivors++;
+    if (g_nsurvivors < MAX_SURVIVORS) {
+        struct survivor *s = &g_surv[g_nsurvivors];
+        s->done_before_create = __atomic_load_n(&g_done, __ATOMIC_ACQUIRE);
+        if (ct_thread(&s->th, survivor_main, s, unwrapped, 64 * 1024) == 0) {
+            g_nsurvivors++;
+        }
     }
     pthread_mutex_unlock(&g_mu);
 }
@@ -93,15 +131,18 @@ static void *transient(void *arg)
     return NULL;
 }
 
+static pid_t g_spawner_tid[NSPAWNERS];
+
 static void *spawner(void *arg)
 {
     long id = (long)arg;
+    g_spawner_tid[id] = ct_gettid();
     unsigned seed = (unsigned)id * 7919u + 1;
     while (!__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE)) {
         seed = seed * 1103515245u + 12345u;
         int unwrapped = (seed >> 8) & 1;
-        pthread_t t;
         maybe_survivor(!unwrapped);
+        pthread_t t;
         int r = ct_thread(&t, transient, (void *)0L, unwrapped, 64 * 1024);
         if (r == 0) {
             pthread_join(t, NULL);
@@ -114,25 +155,47 @@ static void *spawner(void *arg)
 
 static void *caller(void *arg)
 {
-    (void)arg;
+    int c = (int)(long)arg;
+    int drops = 0;
     for (int i = 0; i < NCALLS; i++) {
-        long r = psx_syscall3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
-                              (long)ct_allow_filter());
-        CT_CHECK(r == 0, "broadcast %d: %ld errno %d", i, r, errno);
+        long r;
+        if (i % 6 == 5) {
+            int cap = cap_for(c, drops++);
+            r = psx_syscall3(SYS_prctl, PR_CAPBSET_DROP, cap, 0);
+            CT_CHECK(r == 0, "broadcast %d: PR_CAPBSET_DROP(%d): %ld errno %d",
+                     i, cap, r, errno);
+            continue;
+        }
+        __atomic_add_fetch(&g_begun, 1, __ATOMIC_ACQ_REL);
+        r = psx_syscall3(CT_COUNT_CALL);
+        __atomic_add_fetch(&g_done, 1, __ATOMIC_ACQ_REL);
+        CT_CHECK(r == CT_COUNT_BYTES, "broadcast %d: read: %ld errno %d", i, r, errno);
     }
     return NULL;
+}
+
+static int all_dropped(pid_t tid, const char *status, void *arg)
+{
+    (void)tid;
+    (void)arg;
+    unsigned long long bnd = ct_field_hex(status, "CapBnd");
+    for (int c = 0; c < NCALLERS; c++) {
+        for (int k = 0; k < DROPS_PER_CALLER; k++) {
+            if ((bnd >> cap_for(c, k)) & 1) {
+                return 0;
+            }
+        }
+    }
+    return 1;
 }
 
 static int case_churn(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    ct_require_filter_count();
+    ct_require_root();
     ct_check_library();
-    /* NoNewPrivs lets every thread add seccomp filters without
-     * CAP_SYS_ADMIN; set on the main thread before any other exists, all
-     * inherit it. */
-    CT_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "PR_SET_NO_NEW_PRIVS");
+    ct_count_fd();
     struct ct_group *g = ct_start_idle(4, CT_IDLE_COND, 1, 0);
     pthread_t sp[NSPAWNERS], ca[NCALLERS];
     for (long i = 0; i < NSPAWNERS; i++) {
@@ -143,32 +206,51 @@ static int case_churn(int argc, char **argv)
     long t0 = ct_now_ms();
     __atomic_store_n(&g_calling, 1, __ATOMIC_RELEASE);
     for (long i = 0; i < NCALLERS; i++) {
-        CT_CHECK(ct_thread(&ca[i], caller, NULL, i == 1, 0) == 0, "thread");
+        CT_CHECK(ct_thread(&ca[i], caller, (void *)i, i == 1, 0) == 0,
+                 "thread");
     }
     for (int i = 0; i < NCALLERS; i++) {
         pthread_join(ca[i], NULL);
     }
     long t1 = ct_now_ms();
     __atomic_store_n(&g_calling, 0, __ATOMIC_RELEASE);
+    ct_sleep_ms(20); /* spawners keep going during and after the checks */
+    long n = g_done;
+    ct_log("%d broadcasts (%ld counted) in %ld ms while %ld threads came and "
+           "went, %d stayed",
+           NCALLERS * NCALLS, n, t1 - t0, g_created, g_nsurvivors);
+    int live = 1 + 4 + NSPAWNERS + g_nsurvivors;
+    ct_require_threads(0, "every dropped bounding capability is gone "
+                          "(no thread missed)",
+                       all_dropped, NULL, live);
+    static struct ct_counts want;
+    for (int i = 0; i < ct_group_size(g); i++) {
+        ct_counts_expect(&want, ct_group_tid(g, i), n, n);
+    }
+    for (int i = 0; i < NSPAWNERS; i++) {
+        ct_counts_expect(&want, g_spawner_tid[i], n, n);
+    }
+    for (int i = 0; i < g_nsurvivors; i++) {
+        struct survivor *s = &g_surv[i];
+        while (!__atomic_load_n(&s->tid, __ATOMIC_ACQUIRE)) {
+            ct_sleep_ms(1);
+        }
+        ct_counts_expect(&want, s->tid, n - s->begun_at_start,
+                        n - s->done_before_create);
+    }
+    ct_require_threads(0, "counting call: each broadcast at most once, "
+                          "and every one that had to reach the thread",
+                       ct_pred_counts, &want, live);
     __atomic_store_n(&g_stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < NSPAWNERS; i++) {
         pthread_join(sp[i], NULL);
     }
-    ct_log("%d broadcasts in %ld ms while %ld threads came and went, %d "
-           "stayed",
-           NCALLERS * NCALLS, t1 - t0, g_created, g_nsurvivors);
-    char what[96];
-    long want = NCALLERS * NCALLS;
-    snprintf(what, sizeof(what),
-             "Seccomp_filters == %ld (each broadcast exactly once)", want);
-    ct_require_threads(0, what, ct_pred_filters, (void *)want,
-                       1 + 4 + g_nsurvivors);
     pthread_mutex_lock(&g_mu);
     g_release = 1;
     pthread_cond_broadcast(&g_cv);
     pthread_mutex_unlock(&g_mu);
     for (int i = 0; i < g_nsurvivors; i++) {
-        pthread_join(g_survivors[i], NULL);
+        pthread_join(g_surv[i].th, NULL);
     }
     ct_stop_idle(g);
     return 0;
