@@ -42,6 +42,9 @@ pcgen = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(1)|g' \
 	-e 's|@INCDIR@|$(2)|g' -e 's|@VERSION@|$(VERSION)|g' psx.pc.in
 
 export PSX_ROOT := $(CURDIR)
+# man-db runs its helpers in a seccomp sandbox; on a kernel whose BPF JIT is
+# wedged (seen on this project's machines) that hangs every `man` call.
+export MAN_DISABLE_SECCOMP := 1
 
 .PHONY: all lib test cargo-test c-test consumer-test go-test demo bench install clean lint
 
