@@ -205,9 +205,19 @@ static int run(int ptrace_mode)
         want_letter = 't';
         want_word = "tracing stop";
     }
+    /* B reports its tid just before it goes to sleep: give it up to 3 s to
+     * get there (on a loaded machine it may still be running). */
     char status[4096], state[32];
-    CT_CHECK(ct_read_status(child, b, status, sizeof(status)) == 0, "status");
-    ct_field(status, "State", state, sizeof(state));
+    long settle = ct_now_ms() + 3000;
+    do {
+        CT_CHECK(ct_read_status(child, b, status, sizeof(status)) == 0,
+                 "status");
+        ct_field(status, "State", state, sizeof(state));
+        if (state[0] == want_letter) {
+            break;
+        }
+        usleep(10000);
+    } while (ct_now_ms() < settle);
     ct_log("thread B = %d, /proc state \"%s\"", (int)b, state);
     CT_CHECK(state[0] == want_letter, "thread B is in state %s, want %c",
              state, want_letter);
