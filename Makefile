@@ -46,7 +46,7 @@ export PSX_ROOT := $(CURDIR)
 # wedged (seen on this project's machines) that hangs every `man` call.
 export MAN_DISABLE_SECCOMP := 1
 
-.PHONY: all lib test cargo-test c-test consumer-test go-test demo bench install clean lint
+.PHONY: all lib test cargo-test c-test consumer-test go-test man-test demo bench install clean lint
 
 all: lib $(PCFILE)
 
@@ -65,11 +65,21 @@ $(PCFILE): psx.pc.in Cargo.toml
 	mkdir -p $(OUT)
 	$(call pcgen,$(LIBDIR),$(INCDIR)) > $@
 
-test: all cargo-test c-test consumer-test go-test
+test: all cargo-test c-test consumer-test go-test man-test
 	@echo "make test: all tests passed"
 
+# Each test binary has its own watchdog; this bounds the whole run.
 cargo-test:
-	$(CARGO) test
+	timeout 900 $(CARGO) test
+
+# Every man page renders without groff warnings, and man -l shows its NAME.
+man-test:
+	for m in doc/*.3; do \
+	    grep -q '^\.so ' "$$m" && continue; \
+	    out=$$(groff -man -ww -z "$$m" 2>&1); [ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; \
+	    timeout 60 man -l "$$m" 2>&1 | grep -q '^NAME' || { echo "man -l $$m does not render"; exit 1; }; \
+	done
+	@echo "man pages: ok"
 
 c-test: all
 	sh c-tests/run.sh
