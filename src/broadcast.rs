@@ -10,16 +10,20 @@
 //! One broadcast at a time (a futex mutex; a thread waiting for it still
 //! answers the running broadcast). The caller runs the call first and stops
 //! there if it fails. Otherwise, in rounds:
-//! 1. list the threads (`/proc/self/task`, see `threads`) and give every
+//! 1. find the threads: at the start, the threads the previous broadcast of
+//!    this process ended with (its caller included), without reading
+//!    `/proc`; when there was none, or when a round ends with threads
+//!    unaccounted for, list `/proc/self/task` (see `threads`) and give every
 //!    thread not yet in the table a slot;
 //! 2. queue our signal to each new thread with `rt_tgsigqueueinfo`, carrying
-//!    the generation and slot index;
+//!    the generation and slot index (a thread that has ended since is
+//!    refused with `ESRCH` and marked gone);
 //! 3. each handler runs the call, stores its result, counts itself done,
 //!    then **holds**: it waits on a futex until the broadcast is released;
-//! 4. wait until every new slot is done or its thread is gone.
-//!
-//! A round that finds no new thread ends the broadcast: all threads are
-//! released at once.
+//! 4. wait until every new slot is done or its thread is gone;
+//! 5. count the threads of the process (below); if every one is accounted
+//!    for, or a listing finds no new thread, the broadcast ends: all threads
+//!    are released at once.
 //!
 //! Why hold? A thread that has run the call and goes on to create a thread
 //! passes the changed state on; the new thread must not run the call again.
@@ -33,11 +37,57 @@
 //! `clone()` in `pthread_create`). The rounds end because held threads
 //! create nothing.
 //!
+//! # Ending without a listing
+//! Listing `/proc/self/task` costs about 36 us for 128 threads and 300 us
+//! for 1024. After a round, while every thread that ran the call is held,
+//! psx instead takes the number of threads of the process from the link
+//! count of `/proc/self/task` (2 + the kernel's `nr_threads`, one `fstatat`
+//! through the kept `/proc` root, see `threads::count`). The kernel adds a
+//! thread to that count and to the list `/proc/self/task` shows in one step
+//! under `tasklist_lock`, and removes it from both in one step. The threads
+//! psx knows are alive: the caller, every thread whose slot is DONE (it is
+//! held in the handler and cannot exit), and a zombie main thread (which
+//! stays listed). If the count equals their number, the list holds no
+//! other thread at that moment; and no thread can be in the middle of being
+//! created, because its creator would have to be inside `clone()`, and the
+//! caller is here while every held thread's `clone()` returned before its
+//! handler ran. Nothing new can start until the release. So the listing
+//! that would follow can only find nothing; it is skipped. Any other count
+//! (a thread psx has not seen, a thread dying, a kernel that does not fill
+//! the link count) falls back to the listing: equality is required, never
+//! assumed.
+//!
+//! Why not `/proc/sys/kernel/ns_last_pid` (the last pid allocated in our
+//! pid namespace) unchanged since the listing? It cannot prove the same
+//! thing: a thread gets its pid in `clone()` before it joins the list, so a
+//! thread whose pid came just before the first read can be missing from the
+//! listing while the value never changes; `clone3()` with `set_tid`
+//! (checkpoint/restore) allocates a pid without moving the value, a
+//! privileged process may write it, and the value comes back to the same
+//! number once the pid space wraps (`pid_max` allocations, or every pid but
+//! one in use). The count has none of these holes and needs no descriptor
+//! of its own.
+//!
+//! Starting from the previous broadcast's threads is only a guess (threads
+//! may have started or ended in between); it is the final count or listing
+//! that makes the broadcast complete, whatever the guess was. A guessed
+//! thread that has ended is refused by `rt_tgsigqueueinfo` (`ESRCH`: its
+//! tid is not a thread of this process); a tid reused by a new thread of
+//! ours reaches a thread that was made before the call and needs it. After
+//! `fork()` the guess is dropped (the table is reset, and it records which
+//! process filled it).
+//!
 //! # Trade-offs
 //! - Every thread sleeps once more, for the release: one extra wake-up per
 //!   thread, the price of exactly-once under thread creation.
-//! - Each broadcast reads `/proc/self/task` at least twice; a process that
-//!   creates no threads pays for the second listing.
+//! - When no thread started or ended since the previous broadcast, a
+//!   broadcast reads nothing from `/proc`: system calls are `rt_sigaction`
+//!   (is our handler still installed?), `getpid`, `gettid`, one
+//!   `rt_tgsigqueueinfo` per thread, the futex wait and wake, one
+//!   `fstatat`. The first broadcast of a process lists `/proc/self/task`
+//!   once; later ones list only when the count shows a thread psx has not
+//!   signalled (one started since the previous broadcast), and then once
+//!   more per round, as before.
 //! - A thread that never answers (it blocked our signal with a raw
 //!   `rt_sigprocmask`, or it is stopped by a debugger) is waited for without
 //!   end: a false success would be a security hole. After a second psx says
@@ -72,7 +122,7 @@ use crate::sensitivity;
 use crate::signal;
 use crate::slots::{self, DONE, GONE, RUNNING, SENT, Table};
 use crate::sys;
-use crate::threads::Finder;
+use crate::threads::{self, Finder};
 
 /// Serialises broadcasts and owns the broadcaster's table.
 static BROADCAST: Mutex<Table> = Mutex::new(Table::new());
@@ -132,21 +182,52 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         slot.store(arg, Ordering::Relaxed);
     }
     let generation = GENERATION.fetch_add(1, Ordering::Release).wrapping_add(1);
-    table.clear();
-    let finder = Finder::open();
+    let zombie = ZOMBIE_MAIN.load(Ordering::Relaxed);
+    let skip = if zombie == pid { zombie } else { 0 };
+    // Opened only when a listing (or a look at a stuck thread) is needed.
+    let mut finder: Option<Finder> = None;
+    let mut first_new = 0;
+    let reused = table.restart_from_known(pid, me, skip);
+    if !reused {
+        add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
+        table.dedup_from(0);
+    }
     loop {
-        let first_new = table.len();
-        add_new_threads(table, &finder, me, pid);
+        if table.len() > first_new {
+            signal_range(table, first_new, generation, pid);
+            wait_for_round(table, first_new, &mut finder, pid);
+            table.sort();
+        }
+        if all_accounted_for(table, me, pid) {
+            break;
+        }
+        first_new = table.len();
+        add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
         table.dedup_from(first_new);
         if table.len() == first_new {
             break;
         }
-        signal_range(table, first_new, generation, pid);
-        wait_for_round(table, first_new, &finder, pid);
-        table.sort();
     }
+    table.remember(pid, me);
     RELEASED.store(generation, Ordering::Release);
     sys::futex_wake(&RELEASED, c_int::MAX);
+}
+
+/// Whether the process has no thread but the caller, the threads that have
+/// run the call (held now) and a zombie main thread: then no listing could
+/// find a new one (see "Ending without a listing" in the module doc).
+/// Only between rounds, when no slot is SENT or RUNNING.
+fn all_accounted_for(table: &Table, me: c_int, pid: c_int) -> bool {
+    let Some(count) = threads::count() else {
+        return false;
+    };
+    let done = table
+        .slots()
+        .iter()
+        .filter(|s| s.state.load(Ordering::Acquire) == DONE)
+        .count();
+    let zombie = usize::from(me != pid && ZOMBIE_MAIN.load(Ordering::Relaxed) == pid);
+    count == 1 + done + zombie
 }
 
 /// Gives a slot to every listed thread that has none yet, except the
@@ -208,7 +289,7 @@ fn resend_pending(table: &Table, first: usize, pid: c_int) {
 }
 
 /// Waits until every slot from `first` on is done or gone.
-fn wait_for_round(table: &Table, first: usize, finder: &Finder, pid: c_int) {
+fn wait_for_round(table: &Table, first: usize, finder: &mut Option<Finder>, pid: c_int) {
     let mut started = None;
     let mut interval = CHECK_FIRST_NS;
     let mut reported = false;
@@ -229,6 +310,7 @@ fn wait_for_round(table: &Table, first: usize, finder: &Finder, pid: c_int) {
         if signal::ensure_installed() == Ok(true) {
             resend_pending(table, first, pid);
         }
+        let finder = finder.get_or_insert_with(Finder::open);
         if reap_dead(table, first, finder, pid) == 0 {
             interval = (interval * 2).min(CHECK_MAX_NS);
         }

@@ -1,120 +1,213 @@
 //! The threads psx made itself (through `__wrap_pthread_create`), plus the
 //! thread that loaded psx: the last-resort list when `/proc` cannot be read.
 //!
-//! Each entry is 4 bytes in an `mmap`ed array. A thread adds itself when it
-//! starts and removes itself from a thread-specific-data destructor when it
-//! ends (which also runs for `pthread_exit()` and cancellation).
+//! A thread adds itself when it starts and removes itself from a
+//! thread-specific-data destructor when it ends (which also runs for
+//! `pthread_exit()` and cancellation). This is on the path of every thread
+//! creation, so it takes no lock and makes one system call, `gettid` when adding:
 //!
-//! Every change is made with psx's signal blocked: a thread stopped in the
-//! handler while holding this lock would deadlock the broadcaster, which
-//! reads the list between rounds.
+//! - entries are 4-byte atomic slots holding a tid, 0 when free, in chunks
+//!   that never move: chunk `k` has `FIRST_CHUNK << k` slots, is `mmap`ed
+//!   the first time it is needed and published in a fixed array of chunk
+//!   pointers with a compare-and-swap (a thread that loses the race unmaps
+//!   its own mapping and uses the winner's);
+//! - adding is a compare-and-swap of a free slot from 0 to the tid, starting
+//!   at a hint (the slot after the last one taken, or a slot just freed);
+//! - removing is a compare-and-swap of the thread's own slot back to 0 (the
+//!   thread-specific value `wrap` keeps is a token holding the tid and the
+//!   slot index: no search, no system call).
+//!
+//! Without a lock there is nothing a thread stopped in psx's signal handler
+//! could hold, so psx's signal needs no blocking around changes (the old
+//! design paid two `rt_sigprocmask` calls and a futex lock per change), and
+//! the broadcaster can read the slots while threads are held. A reader may
+//! see a thread that is about to remove itself, or miss one that is adding
+//! itself: the same as a listing of `/proc` taken a moment earlier or later.
 
 use core::ffi::c_int;
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering};
 
-use crate::lock::Mutex;
-use crate::signal;
 use crate::sys;
 
-struct List {
-    tids: *mut c_int,
-    len: usize,
-    cap: usize,
+/// Slots in chunk 0 (4 KiB); chunk `k` has `FIRST_CHUNK << k`.
+const FIRST_CHUNK: usize = 1024;
+/// Chunks: 1024 * (2^22 - 1) slots in all, far more threads than Linux
+/// allows a process.
+const CHUNKS: usize = 22;
+
+static CHUNK: [AtomicPtr<AtomicI32>; CHUNKS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; CHUNKS];
+
+/// Where the next search for a free slot starts.
+static HINT: AtomicUsize = AtomicUsize::new(0);
+
+const fn chunk_len(k: usize) -> usize {
+    FIRST_CHUNK << k
 }
 
-// SAFETY: the pointer is an owned mapping, only used under the Mutex.
-unsafe impl Send for List {}
+/// Index of the first slot of chunk `k`.
+const fn chunk_start(k: usize) -> usize {
+    FIRST_CHUNK * ((1 << k) - 1)
+}
 
-static LIST: Mutex<List> = Mutex::new(List {
-    tids: core::ptr::null_mut(),
-    len: 0,
-    cap: 0,
-});
+/// The chunk and offset of slot `index`.
+fn locate(index: usize) -> (usize, usize) {
+    let k = (usize::BITS - 1 - (index / FIRST_CHUNK + 1).leading_zeros()) as usize;
+    (k, index - chunk_start(k))
+}
 
-impl List {
-    fn as_slice(&self) -> &[c_int] {
-        if self.tids.is_null() {
-            return &[];
-        }
-        // SAFETY: the first `len` entries of the mapping are initialised.
-        unsafe { core::slice::from_raw_parts(self.tids, self.len) }
+/// Chunk `k` if it has been published.
+fn chunk(k: usize) -> Option<&'static [AtomicI32]> {
+    let ptr = CHUNK.get(k)?.load(Ordering::Acquire);
+    // SAFETY: a published chunk is a zero-initialised mapping of
+    // `chunk_len(k)` slots that is never unmapped (only a copy made by
+    // fork() is reset, in a single-threaded child).
+    (!ptr.is_null()).then(|| unsafe { core::slice::from_raw_parts(ptr, chunk_len(k)) })
+}
+
+/// Chunk `k`, mapped and published now if it was not.
+fn chunk_or_map(k: usize) -> Option<&'static [AtomicI32]> {
+    if let Some(c) = chunk(k) {
+        return Some(c);
     }
-
-    fn push(&mut self, tid: c_int) {
-        if self.len == self.cap && self.grow().is_err() {
-            return; // out of memory: the thread stays reachable through /proc
-        }
-        // SAFETY: len < cap after grow.
-        unsafe { *self.tids.add(self.len) = tid };
-        self.len += 1;
+    let bytes = chunk_len(k) * size_of::<AtomicI32>();
+    let fresh = sys::map_zeroed(bytes).ok()? as *mut AtomicI32;
+    if let Err(_winner) = CHUNK[k].compare_exchange(
+        core::ptr::null_mut(),
+        fresh,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        // SAFETY: our own mapping, never published: nobody else saw it.
+        unsafe { sys::unmap(fresh as *mut u8, bytes) };
     }
+    chunk(k)
+}
 
-    fn remove(&mut self, tid: c_int) {
-        if let Some(i) = self.as_slice().iter().position(|&t| t == tid) {
-            self.len -= 1;
-            // SAFETY: i and len are < cap; swap-remove.
-            unsafe { *self.tids.add(i) = *self.tids.add(self.len) };
+/// Takes a free slot of `c` from offset `from` on for `tid`.
+fn take(c: &[AtomicI32], from: usize, tid: c_int) -> Option<usize> {
+    let free = |s: &AtomicI32| {
+        s.load(Ordering::Relaxed) == 0
+            && s.compare_exchange(0, tid, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+    };
+    c.get(from..)?.iter().position(free).map(|i| from + i)
+}
+
+/// A token for [`remove_self`]: the thread's tid and its slot index + 1, so
+/// that removal needs no system call.
+fn token(tid: c_int, index: usize) -> usize {
+    ((tid as u32 as usize) << 32) | (index + 1)
+}
+
+/// Adds the calling thread. Returns a token for [`remove_self`], or 0 if no
+/// memory could be had (the thread then stays reachable through `/proc`,
+/// only not through the fallback).
+pub fn add_self() -> usize {
+    let tid = sys::gettid();
+    add(tid)
+}
+
+fn add(tid: c_int) -> usize {
+    let (hk, ho) = locate(HINT.load(Ordering::Relaxed));
+    // From the hint to the end of the published chunks, then from the start,
+    // mapping new chunks as needed.
+    let from_hint = (hk..CHUNKS).map_while(|k| Some((k, chunk(k)?, if k == hk { ho } else { 0 })));
+    let from_start = (0..CHUNKS).map_while(|k| Some((k, chunk_or_map(k)?, 0)));
+    for (k, c, from) in from_hint.chain(from_start) {
+        if let Some(i) = take(c, from, tid) {
+            let index = chunk_start(k) + i;
+            HINT.store(index + 1, Ordering::Relaxed);
+            return token(tid, index);
         }
     }
+    0
+}
 
-    fn grow(&mut self) -> Result<(), c_int> {
-        let cap = (self.cap * 2).max(1024);
-        let tids = sys::map_zeroed(cap * size_of::<c_int>())? as *mut c_int;
-        if !self.tids.is_null() {
-            // SAFETY: both mappings hold at least `len` entries; after the
-            // copy nothing refers to the old mapping (readers hold the lock).
-            unsafe {
-                core::ptr::copy_nonoverlapping(self.tids, tids, self.len);
-                sys::unmap(self.tids as *mut u8, self.cap * size_of::<c_int>());
+/// Removes the calling thread, given the token [`add_self`] returned.
+pub fn remove_self(token: usize) {
+    let tid = (token >> 32) as u32 as c_int;
+    if let Some(index) = (token & 0xffff_ffff).checked_sub(1) {
+        let (k, i) = locate(index);
+        if let Some(slot) = chunk(k).and_then(|c| c.get(i)) {
+            if slot
+                .compare_exchange(tid, 0, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                HINT.fetch_min(index, Ordering::Relaxed);
+                return;
             }
         }
-        self.tids = tids;
-        self.cap = cap;
-        Ok(())
+    }
+    // Not where it was put (should not happen: the fork reset gives the
+    // child's thread a new token): look for it.
+    if tid == 0 {
+        return;
+    }
+    for k in 0..CHUNKS {
+        let Some(c) = chunk(k) else { return };
+        if let Some(slot) = c.iter().find(|s| s.load(Ordering::Relaxed) == tid) {
+            let _ = slot.compare_exchange(tid, 0, Ordering::Release, Ordering::Relaxed);
+            return;
+        }
     }
 }
 
-/// Runs `f` with psx's signal blocked and the list locked.
-fn with_list<R>(f: impl FnOnce(&mut List) -> R) -> R {
-    let mut old = 0;
-    let blocked = sys::rt_sigprocmask(libc::SIG_BLOCK, signal::mask_bit(), Some(&mut old)).is_ok();
-    let r = f(&mut LIST.lock());
-    if blocked {
-        let _ = sys::rt_sigprocmask(libc::SIG_SETMASK, old, None);
-    }
-    r
-}
-
-/// Adds the calling thread.
-pub fn add_self() {
-    let tid = sys::gettid();
-    with_list(|l| l.push(tid));
-}
-
-/// Removes the calling thread.
-pub fn remove_self() {
-    let tid = sys::gettid();
-    with_list(|l| l.remove(tid));
-}
-
-/// Calls `f` with each registered thread id. Used by the broadcaster, which
-/// does not hold psx's signal blocked: it is never the target of its own
-/// broadcast, so it cannot be stopped holding the lock.
+/// Calls `f` with each registered thread id. Used by the broadcaster, also
+/// while other threads are held in psx's handler: it takes no lock.
 pub fn for_each(mut f: impl FnMut(c_int)) {
-    let list = LIST.lock();
-    for &tid in list.as_slice() {
-        f(tid);
+    for k in 0..CHUNKS {
+        let Some(c) = chunk(k) else { return };
+        for slot in c {
+            let tid = slot.load(Ordering::Acquire);
+            if tid != 0 {
+                f(tid);
+            }
+        }
     }
 }
 
-/// In the child of `fork()`: only the calling thread exists.
+/// In the child of `fork()`: only the calling thread exists. Its token (the
+/// thread-specific value `wrap` keeps) is replaced, since its tid and slot
+/// changed.
 ///
 /// # Safety
 /// Only from the child's `fork` handler, while it is single-threaded.
 pub unsafe fn reset_after_fork() {
-    // SAFETY: single-threaded child; no one else can hold the lock.
-    unsafe { LIST.reset_after_fork() };
-    let tid = sys::gettid();
-    let mut list = LIST.lock();
-    list.len = 0;
-    list.push(tid);
+    for k in 0..CHUNKS {
+        let Some(c) = chunk(k) else { break };
+        for slot in c {
+            slot.store(0, Ordering::Relaxed);
+        }
+    }
+    HINT.store(0, Ordering::Relaxed);
+    crate::wrap::set_token(add_self());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_tid_and_index() {
+        let t = token(4_000_000, 12_345);
+        assert_eq!(t >> 32, 4_000_000);
+        assert_eq!(t & 0xffff_ffff, 12_346);
+    }
+
+    #[test]
+    fn slots_map_to_chunks() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(FIRST_CHUNK - 1), (0, FIRST_CHUNK - 1));
+        assert_eq!(locate(FIRST_CHUNK), (1, 0));
+        assert_eq!(locate(3 * FIRST_CHUNK - 1), (1, 2 * FIRST_CHUNK - 1));
+        assert_eq!(locate(3 * FIRST_CHUNK), (2, 0));
+        for k in 0..CHUNKS {
+            assert_eq!(locate(chunk_start(k)), (k, 0));
+            assert_eq!(
+                locate(chunk_start(k) + chunk_len(k) - 1),
+                (k, chunk_len(k) - 1)
+            );
+        }
+    }
 }

@@ -56,11 +56,6 @@ const CHAIN_MARK: c_int = 0x7073_7863;
 static PREVIOUS: AtomicUsize = AtomicUsize::new(0);
 const SIGINFO_BIT: usize = 1 << (usize::BITS - 1);
 
-/// Our signal mask bit for `rt_sigprocmask`.
-pub const fn mask_bit() -> u64 {
-    1 << (SIGNAL - 1)
-}
-
 type SigactionFn = unsafe extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void);
 type HandlerFn = unsafe extern "C" fn(c_int);
 

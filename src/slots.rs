@@ -47,6 +47,10 @@ pub struct Table {
     /// `slots[..sorted]` is sorted by tid (for membership tests).
     sorted: usize,
     retired: *mut Header,
+    /// The process whose previous broadcast left its threads in the table
+    /// (0: none), and that broadcast's caller.
+    known_pid: i32,
+    known_caller: i32,
 }
 
 // SAFETY: the raw pointers are owned mappings; Table lives under a Mutex.
@@ -59,20 +63,63 @@ impl Table {
             len: 0,
             sorted: 0,
             retired: core::ptr::null_mut(),
+            known_pid: 0,
+            known_caller: 0,
         }
     }
 
-    /// Starts a broadcast: empties the table and frees a mapping retired by
-    /// the previous one (no handler can still be reading it: every handler of
-    /// the previous broadcast has returned or its thread has died).
-    pub fn clear(&mut self) {
+    /// Frees a mapping retired by the previous broadcast: no handler can
+    /// still be reading it (every handler of the previous broadcast has
+    /// returned or its thread has died).
+    fn free_retired(&mut self) {
         if !self.retired.is_null() {
             // SAFETY: see above; the retired mapping is unused.
             unsafe { unmap(self.retired) };
             self.retired = core::ptr::null_mut();
         }
-        self.len = 0;
+    }
+
+    /// Records that the broadcast now ending, made by thread `caller` of
+    /// process `pid`, found every thread: the table holds the others.
+    pub fn remember(&mut self, pid: i32, caller: i32) {
+        self.known_pid = pid;
+        self.known_caller = caller;
+    }
+
+    /// Starts a broadcast: frees a retired mapping, then fills the table from the threads the
+    /// previous one ended with, if it ran in this process: the threads that
+    /// answered it and its caller, except `me` and `skip`. Returns `false`
+    /// (and an empty table) when there is nothing to start from. The result
+    /// is only a first guess: threads may have ended or started since.
+    pub fn restart_from_known(&mut self, pid: i32, me: i32, skip: i32) -> bool {
+        self.free_retired();
+        let mut kept = 0;
+        if self.known_pid == pid && !self.map.is_null() {
+            // SAFETY: between broadcasts no handler uses any slot.
+            let all = unsafe { core::slice::from_raw_parts_mut(slots_of(self.map), self.len) };
+            for i in 0..all.len() {
+                let tid = all[i].tid.load(Ordering::Relaxed);
+                if all[i].state.load(Ordering::Relaxed) == DONE && tid != me && tid != skip {
+                    all[kept].tid.store(tid, Ordering::Relaxed);
+                    all[kept].state.store(0, Ordering::Relaxed);
+                    all[kept].result.store(0, Ordering::Relaxed);
+                    kept += 1;
+                }
+            }
+        }
+        self.len = kept;
         self.sorted = 0;
+        if self.known_pid != pid {
+            return false;
+        }
+        let caller = self.known_caller;
+        if caller != me && caller != skip && caller != 0 && self.push(caller).is_err() {
+            self.len = 0;
+            return false;
+        }
+        self.dedup_from(0);
+        self.sorted = self.len;
+        true
     }
 
     pub fn len(&self) -> usize {
@@ -190,6 +237,7 @@ impl Table {
     pub fn reset_after_fork(&mut self) {
         self.len = 0;
         self.sorted = 0;
+        self.known_pid = 0;
     }
 }
 

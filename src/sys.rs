@@ -202,13 +202,6 @@ pub fn rt_sigaction(
     call!(libc::SYS_rt_sigaction, sig, new, old, 8).map(drop)
 }
 
-/// `rt_sigprocmask(how, set, old)` on the kernel's 64-bit mask. The C
-/// library's version silently drops signals 32 and 33 from `set`.
-pub fn rt_sigprocmask(how: c_int, set: u64, old: Option<&mut u64>) -> Result<(), c_int> {
-    let old = old.map_or(core::ptr::null_mut(), |o| o as *mut u64);
-    call!(libc::SYS_rt_sigprocmask, how, &set as *const u64, old, 8).map(drop)
-}
-
 /// `openat(dirfd, path, flags)`; `path` is NUL-terminated. Always adds
 /// `O_CLOEXEC`: psx's descriptors must not leak into exec'd programs.
 pub fn openat(dirfd: c_int, path: &[u8], flags: c_int) -> Result<c_int, c_int> {
@@ -254,12 +247,27 @@ pub fn getdents64(fd: c_int, buf: &mut [u8]) -> Result<usize, c_int> {
     call!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
 }
 
-/// The identity of an open file: device, inode and file type.
+/// The identity of a file: device, inode and file type, plus its link
+/// count (for `/proc/<pid>/task`, 2 + the number of threads).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FileId {
     pub dev: u64,
     pub ino: u64,
     pub mode: u32,
+    pub nlink: u64,
+}
+
+impl FileId {
+    fn of(st: &libc::stat) -> FileId {
+        FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mode: st.st_mode & libc::S_IFMT,
+            // `nlink_t` is 32 bits on aarch64.
+            #[allow(clippy::useless_conversion)]
+            nlink: u64::from(st.st_nlink),
+        }
+    }
 }
 
 /// `fstat(fd)`, reduced to what identifies the file.
@@ -267,11 +275,23 @@ pub fn file_id(fd: c_int) -> Result<FileId, c_int> {
     // SAFETY: `stat` is plain old data; all-zero is a valid value.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     call!(libc::SYS_fstat, fd, &mut st as *mut libc::stat)?;
-    Ok(FileId {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        mode: st.st_mode & libc::S_IFMT,
-    })
+    Ok(FileId::of(&st))
+}
+
+/// `fstatat(dirfd, path, 0)` (`newfstatat`), reduced like [`file_id`];
+/// `path` is NUL-terminated. Uses `dirfd` only as the base of the lookup.
+pub fn file_id_at(dirfd: c_int, path: &[u8]) -> Result<FileId, c_int> {
+    debug_assert_eq!(path.last(), Some(&0));
+    // SAFETY: `stat` is plain old data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    call!(
+        libc::SYS_newfstatat,
+        dirfd,
+        path.as_ptr(),
+        &mut st as *mut libc::stat,
+        0
+    )?;
+    Ok(FileId::of(&st))
 }
 
 /// `mmap` of `len` bytes of private, zeroed, read-write memory. psx uses

@@ -88,6 +88,27 @@ fn open_task_dir() -> Option<c_int> {
     Some(fd)
 }
 
+/// How many threads the process has now, entries of `/proc/self/task`
+/// (zombie main thread included), read from the directory's link count (2 +
+/// the number of threads) with one `fstatat` through our `/proc` root: no
+/// descriptor opened, nothing read. `None` when that cannot be done.
+///
+/// The descriptor may have been replaced behind our back; it is only the
+/// base of a path lookup (which changes nothing about it), and the answer is
+/// trusted only when the directory found is on our `/proc`'s device: there
+/// only the `/proc` root has an entry `self`.
+pub fn count() -> Option<usize> {
+    let root = PROC_FD.load(Ordering::Acquire);
+    if root < 0 {
+        return None;
+    }
+    let id = sys::file_id_at(root, b"self/task\0").ok()?;
+    if id.dev != PROC_DEV.load(Ordering::Relaxed) || id.mode != libc::S_IFDIR {
+        return None;
+    }
+    usize::try_from(id.nlink.checked_sub(2)?).ok()
+}
+
 /// Where a broadcast learns the threads of the process.
 pub struct Finder {
     /// `/proc/self/task`, or -1 when falling back to the registry.

@@ -59,17 +59,22 @@ pub fn init() {
 
 /// Registers the calling thread and arranges its removal at exit.
 fn register_self() {
-    registry::add_self();
+    set_token(registry::add_self());
+}
+
+/// Keeps the calling thread's registry token as its thread-specific value,
+/// so the destructor hands it back at exit; 0 (not registered) sets nothing.
+pub fn set_token(token: usize) {
     let key = KEY.load(Ordering::Acquire);
-    if key != u32::MAX {
-        // SAFETY: a valid key; any non-null value makes the destructor run.
-        unsafe { libc::pthread_setspecific(key, core::ptr::dangling::<c_void>()) };
+    if token != 0 && key != u32::MAX {
+        // SAFETY: a valid key; a non-null value makes the destructor run.
+        unsafe { libc::pthread_setspecific(key, token as *const c_void) };
     }
 }
 
 /// Thread-specific-data destructor: the thread is ending.
-unsafe extern "C" fn on_thread_exit(_: *mut c_void) {
-    registry::remove_self();
+unsafe extern "C" fn on_thread_exit(token: *mut c_void) {
+    registry::remove_self(token as usize);
 }
 
 /// What the new thread must run, handed over through `malloc`.
