@@ -210,7 +210,15 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     }
     table.remember(pid, me);
     RELEASED.store(generation, Ordering::Release);
-    sys::futex_wake(&RELEASED, c_int::MAX);
+    // Only a thread whose slot is DONE can be holding (a process with no
+    // other thread saves the system call).
+    if table
+        .slots()
+        .iter()
+        .any(|s| s.state.load(Ordering::Relaxed) == DONE)
+    {
+        sys::futex_wake(&RELEASED, c_int::MAX);
+    }
 }
 
 /// Whether the process has no thread but the caller, the threads that have
