@@ -103,6 +103,10 @@
 //!   the call that belongs to the generation in their `si_value`. (The
 //!   signal itself is also a barrier in practice, but the kernel does not
 //!   promise one.)
+//! - A slot's tid is written before its state becomes SENT (`Release`,
+//!   after [`GENERATION`] was published); the handler loads SENT with
+//!   `Acquire` before it compares the tid and reads the generation, so a late
+//!   duplicate signal cannot take a slot given to another thread.
 //! - A slot's result is stored before its state becomes DONE (`Release`);
 //!   the broadcaster reads states with `Acquire` before results.
 //! - [`PENDING`] uses `AcqRel`: the last decrement must see every earlier
@@ -259,7 +263,9 @@ fn add_new_threads(table: &mut Table, finder: &Finder, me: c_int, pid: c_int) {
 fn signal_range(table: &Table, first: usize, generation: u32, pid: c_int) {
     for index in first..table.len() {
         let slot = table.slot(index);
-        slot.state.store(SENT, Ordering::Relaxed);
+        // Release: a handler that sees SENT sees this broadcast's tid and
+        // generation (see `on_signal`).
+        slot.state.store(SENT, Ordering::Release);
         PENDING.fetch_add(1, Ordering::AcqRel);
         send(slot, index, generation, pid);
     }
@@ -431,7 +437,15 @@ pub fn on_signal(value: u64) {
     let Some(slot) = slots::lookup(value as u32 as usize) else {
         return;
     };
-    if slot.tid.load(Ordering::Relaxed) != sys::gettid()
+    // The `Acquire` load of SENT pairs with the broadcaster's `Release`
+    // store, so the tid read next is the one written for the broadcast that
+    // signalled the slot, even when our signal is a late duplicate from an
+    // earlier broadcast and slots have since been given to other threads.
+    // While a slot is SENT with our tid, only this thread can change it (the
+    // broadcaster marks it gone only if we are dead), so nothing can happen
+    // between the check and the compare-and-swap.
+    if slot.state.load(Ordering::Acquire) != SENT
+        || slot.tid.load(Ordering::Relaxed) != sys::gettid()
         || slot
             .state
             .compare_exchange(SENT, RUNNING, Ordering::AcqRel, Ordering::Relaxed)
@@ -439,6 +453,10 @@ pub fn on_signal(value: u64) {
     {
         return; // not for this thread, or already answered
     }
+    // Ours: the call and the hold are those of the broadcast that marked the
+    // slot SENT (newer than `generation` for a late duplicate); it cannot
+    // end, nor another begin, while the slot is RUNNING.
+    let generation = GENERATION.load(Ordering::Acquire);
     let nr = CALL[0].load(Ordering::Relaxed);
     let args: [c_long; 6] = core::array::from_fn(|i| CALL[i + 1].load(Ordering::Relaxed));
     // SAFETY: the same call the psx caller ran on its own thread and vouched
