@@ -30,20 +30,10 @@ impl Line {
 
     pub fn dec(&mut self, v: c_long) -> &mut Self {
         let mut digits = [0u8; 20];
-        let mut n = v.unsigned_abs();
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
         if v < 0 {
             self.text("-");
         }
-        self.bytes(&digits[i..])
+        self.bytes(decimal(v.unsigned_abs(), &mut digits))
     }
 
     pub fn hex(&mut self, v: c_long) -> &mut Self {
@@ -90,5 +80,18 @@ impl Drop for Line {
     fn drop(&mut self) {
         self.text("\n");
         self.flush();
+    }
+}
+
+/// Writes `n` in decimal at the end of `buf`, returning the digits.
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
     }
 }

@@ -27,7 +27,7 @@ use core::ffi::c_int;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 use crate::registry;
-use crate::report::Line;
+use crate::report::{self, Line};
 use crate::sensitivity;
 use crate::sys;
 
@@ -224,18 +224,8 @@ fn parse_tid(name: &[u8]) -> Option<c_int> {
 
 /// Writes `"<tid>/stat\0"` into `out`, returning its length.
 fn format_stat_path(tid: c_int, out: &mut [u8; 24]) -> usize {
-    let mut digits = [0u8; 10];
-    let mut n = tid.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let d = &digits[i..];
+    let mut digits = [0u8; 20];
+    let d = report::decimal(u64::from(tid.unsigned_abs()), &mut digits);
     out[..d.len()].copy_from_slice(d);
     out[d.len()..d.len() + 6].copy_from_slice(b"/stat\0");
     d.len() + 6
