@@ -5,8 +5,10 @@
 //! may hold the allocator's lock). So the table lives in `mmap`ed memory,
 //! its capacity is stored inside the mapping (a handler loads one pointer and
 //! gets a consistent pointer/capacity pair), and a mapping replaced by a
-//! bigger one is unmapped only when the next broadcast starts, after every
-//! handler that could have loaded the old pointer has finished.
+//! bigger one is never unmapped: a handler woken late by a duplicate signal
+//! may still hold the old pointer, and no point in time proves it has let
+//! go. Capacities double, so the mappings kept add up to less than the
+//! current one (at most 16 more bytes per thread).
 //!
 //! Slot states move SENT -> RUNNING -> DONE in the handler, or SENT -> GONE
 //! when the broadcaster finds the thread has died. Both transitions out of
@@ -46,7 +48,6 @@ pub struct Table {
     len: usize,
     /// `slots[..sorted]` is sorted by tid (for membership tests).
     sorted: usize,
-    retired: *mut Header,
     /// The process whose previous broadcast left its threads in the table
     /// (0: none), and that broadcast's caller.
     known_pid: i32,
@@ -62,20 +63,8 @@ impl Table {
             map: core::ptr::null_mut(),
             len: 0,
             sorted: 0,
-            retired: core::ptr::null_mut(),
             known_pid: 0,
             known_caller: 0,
-        }
-    }
-
-    /// Frees a mapping retired by the previous broadcast: no handler can
-    /// still be reading it (every handler of the previous broadcast has
-    /// returned or its thread has died).
-    fn free_retired(&mut self) {
-        if !self.retired.is_null() {
-            // SAFETY: see above; the retired mapping is unused.
-            unsafe { unmap(self.retired) };
-            self.retired = core::ptr::null_mut();
         }
     }
 
@@ -86,13 +75,12 @@ impl Table {
         self.known_caller = caller;
     }
 
-    /// Starts a broadcast: frees a retired mapping, then fills the table from the threads the
+    /// Starts a broadcast: fills the table from the threads the
     /// previous one ended with, if it ran in this process: the threads that
     /// answered it and its caller, except `me` and `skip`. Returns `false`
     /// (and an empty table) when there is nothing to start from. The result
     /// is only a first guess: threads may have ended or started since.
     pub fn restart_from_known(&mut self, pid: i32, me: i32, skip: i32) -> bool {
-        self.free_retired();
         let mut kept = 0;
         if self.known_pid == pid && !self.map.is_null() {
             // SAFETY: between broadcasts no handler uses any slot.
@@ -219,14 +207,7 @@ impl Table {
                 core::ptr::copy_nonoverlapping(slots_of(self.map), slots_of(map), self.len);
             }
         }
-        // A mapping can only be retired once per broadcast without a free
-        // in between; free the older one now (it is from an earlier round
-        // whose handlers have all finished).
-        if !self.retired.is_null() {
-            // SAFETY: handlers of earlier rounds have all finished.
-            unsafe { unmap(self.retired) };
-        }
-        self.retired = self.map;
+        // The old mapping stays mapped (see the module doc).
         self.map = map;
         CURRENT.store(map, Ordering::Release);
         Ok(())
@@ -248,25 +229,20 @@ pub fn lookup(i: usize) -> Option<&'static Slot> {
     if map.is_null() || i >= capacity(map) {
         return None;
     }
-    // SAFETY: i < cap; the mapping stays mapped until the next broadcast
-    // starts, after this handler has finished (see the module doc).
+    // SAFETY: i < cap; table mappings are never unmapped (module doc).
     Some(unsafe { &*slots_of(map).add(i) })
 }
 
+/// The capacity stored in a table mapping.
+/// Runs in a signal handler (from `lookup`): one memory read.
 fn capacity(map: *mut Header) -> usize {
     // SAFETY: `map` is a live mapping that begins with a Header.
     unsafe { (*map).cap }
 }
 
+/// The first slot of a table mapping.
+/// Runs in a signal handler (from `lookup`): pointer arithmetic.
 fn slots_of(map: *mut Header) -> *mut Slot {
     // SAFETY: slots start right after the header, inside the mapping.
     unsafe { map.add(1) as *mut Slot }
-}
-
-/// # Safety
-/// `map` must be a table mapping that nothing uses any more.
-unsafe fn unmap(map: *mut Header) {
-    let bytes = size_of::<Header>() + capacity(map) * size_of::<Slot>();
-    // SAFETY: forwarded from the caller.
-    unsafe { sys::unmap(map as *mut u8, bytes) };
 }

@@ -92,6 +92,7 @@ macro_rules! call {
 }
 
 /// `gettid()`: the calling thread's id.
+/// Runs in signal handlers: one system call.
 pub fn gettid() -> c_int {
     call!(libc::SYS_gettid).unwrap_or(0) as c_int
 }
@@ -138,6 +139,7 @@ const FUTEX_WAKE_PRIVATE: c_int = libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG;
 /// `futex(word, FUTEX_WAIT_PRIVATE, expected, timeout)`: sleeps while `*word
 /// == expected`, until woken, interrupted by a signal, or `timeout_ns` (if
 /// any) has passed. Spurious returns are possible: callers re-check.
+/// Runs in signal handlers (the hold): one system call.
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) {
     let ts = timeout_ns.map(|ns| libc::timespec {
         tv_sec: (ns / 1_000_000_000) as libc::time_t,
@@ -156,6 +158,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) {
 }
 
 /// `futex(word, FUTEX_WAKE_PRIVATE, count)`: wakes up to `count` waiters.
+/// Runs in signal handlers: one system call.
 pub fn futex_wake(word: &AtomicU32, count: c_int) {
     let _ = call!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, count);
 }
