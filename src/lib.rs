@@ -46,7 +46,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 #[used]
 static IDENT: [u8; 48] = *b"psx-rust-engine: libpsx replacement written in R";
 
-/// Runs [`init`] as soon as the library is loaded, before `main()` and
+/// Runs [`ensure_init`] as soon as the library is loaded, before `main()` and
 /// before the application can `chroot()` or close descriptors.
 #[used]
 #[unsafe(link_section = ".init_array")]
