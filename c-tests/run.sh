@@ -63,6 +63,7 @@ t08_signals:c:150
 t09_errno:c:90
 t10_unresponsive:c:90
 t11_10k_threads:c:120
+t12_unwind:c:60
 "
 
 passed=0

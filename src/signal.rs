@@ -160,6 +160,16 @@ unsafe fn call_previous(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void
 // handler (SA_RESTORER); the C library's is not ours to reference, so psx has
 // its own: a bare `rt_sigreturn` (system call 15). aarch64 has the kernel's
 // vDSO trampoline and needs none.
+//
+// Unwinders must be able to step through a thread stopped in our handler
+// (backtrace(), gdb, the forced unwind of pthread_cancel()). The restorer
+// carries no CFI; instead it is exactly the byte sequence libgcc's x86_64
+// fallback (and gdb) recognise as a signal return, `48 c7 c0 0f 00 00 00`
+// `0f 05` (mov $15,%rax; syscall), written out so no assembler can pick a
+// shorter encoding. Unwinders look up the byte before a return address,
+// so a `nop` without CFI precedes the label: the lookup then finds no
+// function's unwind table and falls back to recognising the bytes
+// (c-tests/t12_unwind checks it).
 #[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     ".pushsection .text.psx_rs_restore_rt,\"ax\",@progbits",
@@ -167,9 +177,10 @@ core::arch::global_asm!(
     ".hidden psx_rs_restore_rt",
     ".type psx_rs_restore_rt,@function",
     ".p2align 4",
+    "    nop",
     "psx_rs_restore_rt:",
-    "    mov rax, 15",
-    "    syscall",
+    "    .byte 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00",
+    "    .byte 0x0f, 0x05",
     ".size psx_rs_restore_rt, . - psx_rs_restore_rt",
     ".popsection",
 );
