@@ -15,24 +15,9 @@
 
 #include "threadcheck.h"
 
-struct idfield {
-    int index;
-    long value;
-};
-
-static int pred_idfield(const char *line, const void *want)
-{
-    const struct idfield *w = (const struct idfield *) want;
-    long v[4];
-    if (sscanf(line, "%ld %ld %ld %ld", &v[0], &v[1], &v[2], &v[3]) != 4) {
-        return 0;
-    }
-    return v[w->index] == w->value;
-}
-
 int main(void)
 {
-    struct idfield fsgid_0 = {3, 0}, fsgid_777 = {3, 777};
+    struct tc_idfield fsgid_0 = {3, 0}, fsgid_777 = {3, 777};
     long r;
     int fails = 0;
 
@@ -58,13 +43,13 @@ int main(void)
     if (tc_start_threads(4)) {
         return 1;
     }
-    fails += tc_expect_all("fsgid 0 before", "Gid", pred_idfield, &fsgid_0, 9);
+    fails += tc_expect_all("fsgid 0 before", "Gid", tc_pred_idfield, &fsgid_0, 9);
     r = psx_syscall6(SYS_setfsgid, 777, 0, 0, 0, 0, 0);
     if (r != 0) {
         fprintf(stderr, "FAIL: psx_syscall6(SYS_setfsgid, 777) returned %ld\n", r);
         return 1;
     }
-    fails += tc_expect_all("psx_syscall6: fsgid 777", "Gid", pred_idfield, &fsgid_777, 9);
+    fails += tc_expect_all("psx_syscall6: fsgid 777", "Gid", tc_pred_idfield, &fsgid_777, 9);
 
     /* After some threads have exited (joined), the rest are still reached. */
     tc_stop_threads();
@@ -76,7 +61,7 @@ int main(void)
         fprintf(stderr, "FAIL: psx_syscall3(SYS_setfsgid, 0) returned %ld\n", r);
         return 1;
     }
-    fails += tc_expect_all("psx_syscall3 after churn: fsgid 0", "Gid", pred_idfield, &fsgid_0,
+    fails += tc_expect_all("psx_syscall3 after churn: fsgid 0", "Gid", tc_pred_idfield, &fsgid_0,
                            3);
     tc_stop_threads();
     if (fails) {

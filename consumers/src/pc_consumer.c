@@ -17,26 +17,10 @@
 
 #define NTHREADS 6
 
-/* want: "i=value": field number i (0-based) of a "Uid:"/"Gid:" line. */
-struct idfield {
-    int index;
-    long value;
-};
-
-static int pred_idfield(const char *line, const void *want)
-{
-    const struct idfield *w = (const struct idfield *) want;
-    long v[4];
-    if (sscanf(line, "%ld %ld %ld %ld", &v[0], &v[1], &v[2], &v[3]) != 4) {
-        return 0;
-    }
-    return v[w->index] == w->value;
-}
-
 int main(void)
 {
-    struct idfield fsuid_0 = {3, 0}, fsuid_4321 = {3, 4321};
-    struct idfield egid_0 = {1, 0}, egid_4242 = {1, 4242};
+    struct tc_idfield fsuid_0 = {3, 0}, fsuid_4321 = {3, 4321};
+    struct tc_idfield egid_0 = {1, 0}, egid_4242 = {1, 4242};
     long r;
     int fails = 0;
 
@@ -51,7 +35,7 @@ int main(void)
     if (tc_start_threads(NTHREADS)) {
         return 1;
     }
-    fails += tc_expect_all("fsuid 0 before", "Uid", pred_idfield, &fsuid_0, NTHREADS + 1);
+    fails += tc_expect_all("fsuid 0 before", "Uid", tc_pred_idfield, &fsuid_0, NTHREADS + 1);
     fails += tc_expect_all("NoNewPrivs 0 before", "NoNewPrivs", tc_pred_equals, "0",
                            NTHREADS + 1);
     if (fails) {
@@ -64,14 +48,14 @@ int main(void)
         fprintf(stderr, "FAIL: psx_syscall(SYS_setfsuid, 4321) returned %ld\n", r);
         return 1;
     }
-    fails += tc_expect_all("psx_syscall 1 arg: fsuid 4321", "Uid", pred_idfield, &fsuid_4321,
+    fails += tc_expect_all("psx_syscall 1 arg: fsuid 4321", "Uid", tc_pred_idfield, &fsuid_4321,
                            NTHREADS + 1);
     r = psx_syscall(SYS_setfsuid, 0);
     if (r != 4321) {
         fprintf(stderr, "FAIL: psx_syscall(SYS_setfsuid, 0) returned %ld\n", r);
         return 1;
     }
-    fails += tc_expect_all("psx_syscall 1 arg: fsuid back to 0", "Uid", pred_idfield,
+    fails += tc_expect_all("psx_syscall 1 arg: fsuid back to 0", "Uid", tc_pred_idfield,
                            &fsuid_0, NTHREADS + 1);
 
     /* Three arguments: setresgid(-1, 4242, -1), then back to 0. */
@@ -81,14 +65,14 @@ int main(void)
                 strerror(errno));
         return 1;
     }
-    fails += tc_expect_all("psx_syscall 3 args: egid 4242", "Gid", pred_idfield, &egid_4242,
+    fails += tc_expect_all("psx_syscall 3 args: egid 4242", "Gid", tc_pred_idfield, &egid_4242,
                            NTHREADS + 1);
     r = psx_syscall(SYS_setresgid, 0, 0, 0);
     if (r != 0) {
         fprintf(stderr, "FAIL: psx_syscall(SYS_setresgid, 0, 0, 0) = %ld\n", r);
         return 1;
     }
-    fails += tc_expect_all("psx_syscall 3 args: egid back to 0", "Gid", pred_idfield, &egid_0,
+    fails += tc_expect_all("psx_syscall 3 args: egid back to 0", "Gid", tc_pred_idfield, &egid_0,
                            NTHREADS + 1);
 
     /* Six arguments: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) (+ one unused). */

@@ -166,6 +166,23 @@ TC_UNUSED static int tc_pred_equals(const char *value, const void *want)
     return strcmp(value, (const char *) want) == 0;
 }
 
+/* want for tc_pred_idfield: field number index (0-based) of a "Uid:" or
+ * "Gid:" line (real, effective, saved, filesystem) must equal value. */
+struct tc_idfield {
+    int index;
+    long value;
+};
+
+TC_UNUSED static int tc_pred_idfield(const char *line, const void *want)
+{
+    const struct tc_idfield *w = (const struct tc_idfield *) want;
+    long v[4];
+    if (sscanf(line, "%ld %ld %ld %ld", &v[0], &v[1], &v[2], &v[3]) != 4) {
+        return 0;
+    }
+    return v[w->index] == w->value;
+}
+
 /* Checks "field" of every entry of /proc/self/task with pred(value, want).
  * Prints one line per thread when anything is wrong (or when verbose).
  * Returns the number of threads whose value is wrong, or -1 on error;
