@@ -336,6 +336,22 @@ static void round_all(int kinds, const char *what)
     }
 }
 
+/* The application's handlers of the kinds asked for. */
+static void install_handlers(int kinds)
+{
+    if (kinds & RT) {
+        for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) {
+            install(sig);
+        }
+    }
+    if (kinds & SYS) {
+        install(SIGSYS);
+    }
+    if (kinds & S33) {
+        install_raw33();
+    }
+}
+
 static int run(int kinds, int install_before)
 {
     ct_require_root();
@@ -347,17 +363,7 @@ static int run(int kinds, int install_before)
     start_workers();
     struct ct_group *g = ct_start_idle(4, CT_IDLE_COND, 0, 0);
     if (install_before) {
-        if (kinds & RT) {
-            for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) {
-                install(sig);
-            }
-        }
-        if (kinds & SYS) {
-            install(SIGSYS);
-        }
-        if (kinds & S33) {
-            install_raw33();
-        }
+        install_handlers(kinds);
         round_all(kinds, "before psx's first use");
         if (kinds & S33) {
             from_other_process(SIG33, "before psx's first use");
@@ -367,17 +373,7 @@ static int run(int kinds, int install_before)
     long r = psx_syscall3(CT_COUNT_CALL);
     CT_CHECK(r == CT_COUNT_BYTES, "psx read (first use): %ld errno %d", r, errno);
     if (!install_before) {
-        if (kinds & RT) {
-            for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) {
-                install(sig);
-            }
-        }
-        if (kinds & SYS) {
-            install(SIGSYS);
-        }
-        if (kinds & S33) {
-            install_raw33();
-        }
+        install_handlers(kinds);
     }
     round_all(kinds, "after psx's first use");
     /* Next broadcasts run while the signals fly. */
