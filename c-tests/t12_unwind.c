@@ -8,6 +8,15 @@
  * in the handler (a second thread keeps the broadcast open by blocking
  * signal 33 with a raw rt_sigprocmask); a SIGUSR1 handler run on top of it
  * takes a backtrace, which must reach the waiting function.
+ *
+ * Two waits, two ways psx keeps a thread in its handler:
+ *  - held: a timed wait (pthread_cond_timedwait) is interrupted and psx's
+ *    handler sleeps until the release with signal 33 blocked (SigBlk shows
+ *    it);
+ *  - parked: an untimed wait (pthread_cond_wait) is made again by psx's
+ *    handler itself (src/park.rs), with signal 33 unblocked; that the thread
+ *    is in the handler shows as the broadcast's call having run on it (its
+ *    count, see ct_count_fd) while the broadcast is still open.
  */
 #include "common.h"
 
@@ -17,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/psx_syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -24,6 +34,7 @@ static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static volatile pid_t g_waiter_tid;
 static volatile int g_frames = -1;
 static volatile int g_reached;
+static int g_timed; /* 1: the waiter uses a timed wait (held, not parked) */
 
 /* The function the backtrace must reach, alone in its own section so that
  * "a return address inside it" is exact: the linker defines the section's
@@ -35,7 +46,12 @@ waiting_function(void *arg)
     g_waiter_tid = ct_gettid();
     pthread_mutex_lock(&g_mu);
     for (;;) {
-        pthread_cond_wait(&g_cv, &g_mu);
+        if (g_timed) {
+            struct timespec far = {time(NULL) + 3600, 0};
+            pthread_cond_timedwait(&g_cv, &g_mu, &far);
+        } else {
+            pthread_cond_wait(&g_cv, &g_mu);
+        }
     }
     return arg;
 }
@@ -56,10 +72,14 @@ static void on_usr1(int sig)
     g_frames = n;
 }
 
-/* Whether signal 33 is in the thread's blocked set: the kernel adds it
- * while the thread runs psx's handler. */
+/* Whether the thread is in psx's handler (the broadcast is open while this
+ * is asked). Held: signal 33 is in its blocked set, which the kernel adds
+ * while the handler runs. Parked: the call has run on it. */
 static int in_psx_handler(pid_t tid)
 {
+    if (!g_timed) {
+        return ct_thread_count(0, tid) == 1;
+    }
     char st[4096];
     if (ct_read_status(0, tid, st, sizeof(st)) != 0) {
         return 0;
@@ -92,15 +112,13 @@ static void *blocker(void *arg)
 
 static void *caller(void *arg)
 {
-    long r = psx_syscall3(SYS_prctl, PR_SET_KEEPCAPS, 1, 0);
-    CT_CHECK(r == 0, "psx_syscall3 returned %ld", r);
+    long r = psx_syscall3(CT_COUNT_CALL);
+    CT_CHECK(r == CT_COUNT_BYTES, "psx_syscall3 returned %ld", r);
     return arg;
 }
 
-static int case_unwind(int argc, char **argv)
+static int unwind(void)
 {
-    (void)argc;
-    (void)argv;
     ct_check_library();
     CT_CHECK(signal(SIGUSR1, on_usr1) != SIG_ERR, "signal");
     pthread_t b, c;
@@ -114,9 +132,9 @@ static int case_unwind(int argc, char **argv)
     CT_CHECK(pthread_create(&c, NULL, caller, NULL) == 0, "caller");
     CT_CHECK(pthread_join(b, NULL) == 0, "join blocker");
     CT_CHECK(pthread_join(c, NULL) == 0, "join caller");
-    CT_CHECK(g_frames >= 0, "thread %d was never seen held in psx's handler "
-             "(signal 33 blocked) or its SIGUSR1 handler did not run",
-             (int)g_waiter_tid);
+    CT_CHECK(g_frames >= 0, "thread %d was never seen %s in psx's handler "
+             "or its SIGUSR1 handler did not run", (int)g_waiter_tid,
+             g_timed ? "held (signal 33 blocked)" : "parked (call run)");
     ct_log("backtrace from a handler on top of psx's: %d frames, waiting "
            "function %s", g_frames, g_reached ? "reached" : "NOT reached");
     CT_CHECK(g_reached, "the unwinder stopped at psx's signal frame (%d "
@@ -124,8 +142,25 @@ static int case_unwind(int argc, char **argv)
     return 0;
 }
 
+static int case_held(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    g_timed = 1;
+    return unwind();
+}
+
+static int case_parked(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    g_timed = 0;
+    return unwind();
+}
+
 static const struct ct_case cases[] = {
-    {"backtrace-through-held-handler", case_unwind, 15, 0},
+    {"backtrace-through-held-handler", case_held, 15, 0},
+    {"backtrace-through-parked-handler", case_parked, 15, 0},
     {NULL, NULL, 0, 0},
 };
 

@@ -19,7 +19,9 @@
 //!    the generation and slot index (a thread that has ended since is
 //!    refused with `ESRCH` and marked gone);
 //! 3. each handler runs the call, stores its result, counts itself done,
-//!    then **holds**: it waits on a futex until the broadcast is released;
+//!    then **holds**: it waits on a futex until the broadcast is released
+//!    (or, when it interrupted an untimed futex wait, it **parks**: it makes
+//!    that wait itself and is not woken by the release, see `park`);
 //! 4. wait until every new slot is done or its thread is gone;
 //! 5. count the threads of the process (below); if every one is accounted
 //!    for, or a listing finds no new thread, the broadcast ends: all threads
@@ -35,7 +37,8 @@
 //! is in `/proc/self/task` before `clone()` returns to the parent, and the
 //! handler runs only after that return (glibc even blocks all signals around
 //! `clone()` in `pthread_create`). The rounds end because held threads
-//! create nothing.
+//! create nothing. A parked thread counts as held: it stays in the handler
+//! and never leaves it while a broadcast is in flight.
 //!
 //! # Ending without a listing
 //! Listing `/proc/self/task` costs about 36 us for 128 threads and 300 us
@@ -78,8 +81,10 @@
 //! process filled it).
 //!
 //! # Trade-offs
-//! - Every thread sleeps once more, for the release: one extra wake-up per
-//!   thread, the price of exactly-once under thread creation.
+//! - A held thread sleeps once more, for the release: one extra wake-up,
+//!   the price of exactly-once under thread creation. Threads idle in an
+//!   untimed futex wait (most idle threads) park instead and pay nothing
+//!   extra; busy threads and threads in other system calls still hold.
 //! - When no thread started or ended since the previous broadcast, a
 //!   broadcast reads nothing from `/proc`: system calls are `rt_sigaction`
 //!   (is our handler still installed?), `getpid`, `gettid`, one
@@ -117,10 +122,11 @@
 //! `SeqCst` is never needed: no decision depends on the order of two
 //! different atomics as seen by a third thread.
 
-use core::ffi::{c_int, c_long};
+use core::ffi::{c_int, c_long, c_void};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering};
 
 use crate::lock::Mutex;
+use crate::park::{self, Interrupted};
 use crate::report::Line;
 use crate::sensitivity;
 use crate::signal;
@@ -428,8 +434,9 @@ pub fn current_pid() -> c_int {
 /// Our signal arrived with `value` (generation << 32 | slot).
 ///
 /// Runs in a signal handler: atomics and raw system calls only. Runs the
-/// call at most once per slot, then holds until the broadcast is released.
-pub fn on_signal(value: u64) {
+/// call at most once per slot, then holds until the broadcast is released,
+/// or parks (see `park`); `ctx` is the interrupted context.
+pub fn on_signal(value: u64, ctx: *mut c_void) {
     let generation = (value >> 32) as u32;
     if GENERATION.load(Ordering::Acquire) != generation {
         return; // a late duplicate of an earlier broadcast
@@ -457,6 +464,12 @@ pub fn on_signal(value: u64) {
     // slot SENT (newer than `generation` for a late duplicate); it cannot
     // end, nor another begin, while the slot is RUNNING.
     let generation = GENERATION.load(Ordering::Acquire);
+    let interrupted = park::classify(ctx);
+    // Before the call, which may install a filter refusing these calls.
+    let park_timeout = match interrupted {
+        Interrupted::Wait(_) => park::prepare(signal::SIGNAL),
+        _ => None,
+    };
     let nr = CALL[0].load(Ordering::Relaxed);
     let args: [c_long; 6] = core::array::from_fn(|i| CALL[i + 1].load(Ordering::Relaxed));
     // SAFETY: the same call the psx caller ran on its own thread and vouched
@@ -467,7 +480,19 @@ pub fn on_signal(value: u64) {
     if PENDING.fetch_sub(1, Ordering::AcqRel) == 1 {
         sys::futex_wake(&PENDING, 1);
     }
-    hold_until_released(generation);
+    match interrupted {
+        // The psx handler below us on this thread is parked: it holds.
+        Interrupted::Park => {}
+        Interrupted::Wait(wait) => park::park(ctx, wait, park_timeout, in_flight),
+        Interrupted::Other => hold_until_released(generation),
+    }
+}
+
+/// While a broadcast is in flight: the word its release changes, and the
+/// value to wait on. Runs in a signal handler: two atomic loads.
+fn in_flight() -> Option<(&'static AtomicU32, u32)> {
+    let released = RELEASED.load(Ordering::Acquire);
+    (GENERATION.load(Ordering::Acquire) != released).then_some((&RELEASED, released))
 }
 
 /// Waits in the handler until broadcast `generation` is released.

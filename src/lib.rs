@@ -25,6 +25,7 @@ pub mod ffi;
 mod broadcast;
 mod fork;
 mod lock;
+mod park;
 mod registry;
 mod report;
 mod sensitivity;

@@ -38,6 +38,7 @@ use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::broadcast;
+use crate::park;
 use crate::sys::{self, KernelSigaction};
 
 /// The signal psx uses: glibc's `SIGSETXID`.
@@ -72,6 +73,7 @@ pub fn ensure_installed() -> Result<bool, c_int> {
         restorer: 0,
         mask: 0,
     };
+    park::init();
     sys::rt_sigaction(SIGNAL, None, Some(&mut current))?;
     if current.handler == handler as *const () as usize {
         return Ok(false);
@@ -106,8 +108,10 @@ fn remember_previous(action: &KernelSigaction) {
 unsafe extern "C" fn handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let info_ref = unsafe { &mut *info };
+    // Whoever sent it, a signal 33 handler lets an interrupted wait restart.
+    park::absorb_interruption(ctx);
     if let Some(value) = ours(info_ref) {
-        broadcast::on_signal(value);
+        broadcast::on_signal(value, ctx);
         return;
     }
     if info_ref.si_errno == CHAIN_MARK {

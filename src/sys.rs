@@ -205,6 +205,20 @@ pub fn rt_sigaction(
     call!(libc::SYS_rt_sigaction, sig, new, old, 8).map(drop)
 }
 
+/// `rt_sigprocmask(SIG_UNBLOCK, {sig})`: lets `sig` reach the calling
+/// thread (from inside that signal's own handler, which blocks it).
+/// Runs in signal handlers: one system call.
+pub fn unblock_signal(sig: c_int) {
+    let set: u64 = 1 << (sig - 1);
+    let _ = call!(
+        libc::SYS_rt_sigprocmask,
+        libc::SIG_UNBLOCK,
+        &set as *const u64,
+        0,
+        8
+    );
+}
+
 /// `openat(dirfd, path, flags)`; `path` is NUL-terminated. Always adds
 /// `O_CLOEXEC`: psx's descriptors must not leak into exec'd programs.
 pub fn openat(dirfd: c_int, path: &[u8], flags: c_int) -> Result<c_int, c_int> {
