@@ -50,22 +50,55 @@ static void *sigwaiter(void *arg)
     return NULL;
 }
 
-/* SigBlk of a thread that blocked everything glibc allows. While a thread
- * sits in sigtimedwait() the kernel shows its mask minus the waited set, so
- * those threads are recognised by their wait channel instead. */
-static int blocks_all(pid_t tid, const char *status, void *arg)
+/* Whether the thread sleeps in rt_sigtimedwait (128), from
+ * /proc/self/task/<tid>/syscall (its first field is the call number). */
+static int in_sigtimedwait(pid_t tid)
 {
-    (void)arg;
-    char wchan[64];
-    if (ct_read_task_file(0, tid, "wchan", wchan, sizeof(wchan)) > 0 &&
-        strstr(wchan, "sigtimedwait")) {
-        return 1;
+    char sc[256];
+    int n = ct_read_task_file(0, tid, "syscall", sc, sizeof(sc) - 1);
+    if (n <= 0) {
+        return 0;
     }
+    sc[n] = 0;
+    return strtol(sc, NULL, 10) == SYS_rt_sigtimedwait;
+}
+
+static int mask_full(const char *status)
+{
     unsigned long long blk = ct_field_hex(status, "SigBlk");
     /* every signal but SIGKILL (9), SIGSTOP (19), 32 and 33 */
     unsigned long long want = ~0ULL & ~(1ULL << 8) & ~(1ULL << 18) &
                               ~(1ULL << 31) & ~(1ULL << 32);
     return (blk & want) == want;
+}
+
+/* SigBlk of a thread that blocked everything glibc allows. While a thread
+ * sits in sigtimedwait() the kernel shows its mask minus the waited set, so
+ * those threads are recognised by the call they sleep in instead. A
+ * sigwaiter goes in and out of its 100 ms waits, and each look at /proc is
+ * a separate instant: the mask and the call are read again, up to 200
+ * times 1 ms apart, until one of them tells (a thread whose mask really
+ * changed never does). */
+static int blocks_all(pid_t tid, const char *status, void *arg)
+{
+    (void)arg;
+    if (mask_full(status)) {
+        return 1;
+    }
+    char again[4096];
+    for (int tries = 0; tries < 200; tries++) {
+        if (in_sigtimedwait(tid)) {
+            return 1;
+        }
+        if (ct_read_status(0, tid, again, sizeof(again)) != 0) {
+            return 0;
+        }
+        if (mask_full(again)) {
+            return 1;
+        }
+        ct_sleep_ms(1);
+    }
+    return 0;
 }
 
 static int run(int inherit)

@@ -143,6 +143,11 @@ static GENERATION: AtomicU32 = AtomicU32::new(0);
 static RELEASED: AtomicU32 = AtomicU32::new(0);
 /// Slots signalled in this round and not yet done or gone.
 static PENDING: AtomicU32 = AtomicU32::new(0);
+/// Moved by the broadcaster to wake every parked thread at once.
+static WAKE: AtomicU32 = AtomicU32::new(0);
+/// While the broadcaster waits for woken parked threads: the value of
+/// [`PENDING`] at which it wants to be woken (`u32::MAX`: no such wait).
+static WAKE_TARGET: AtomicU32 = AtomicU32::new(u32::MAX);
 /// The process that sent the current signals (changes in a forked child).
 static SENDER_PID: AtomicI32 = AtomicI32::new(0);
 /// The call being broadcast: number, then six arguments.
@@ -177,6 +182,7 @@ pub fn all_threads(nr: c_long, args: [c_long; 6]) -> Result<c_long, c_int> {
     // same call it asked for, on its own thread.
     let mine = unsafe { sys::raw6(nr, args) };
     let value = sys::check(mine)?;
+    park::before_broadcast(nr, &args);
     run_on_others(&mut table, nr, args);
     check_results(&table, nr, args, mine);
     Ok(value)
@@ -204,7 +210,11 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     }
     loop {
         if table.len() > first_new {
-            signal_range(table, first_new, generation, pid);
+            mark_sent(table, first_new);
+            if first_new == 0 && reused {
+                wake_parked(table);
+            }
+            signal_unanswered(table, first_new, generation, pid);
             wait_for_round(table, first_new, &mut finder, pid);
             table.sort();
         }
@@ -265,15 +275,63 @@ fn add_new_threads(table: &mut Table, finder: &Finder, me: c_int, pid: c_int) {
     });
 }
 
-/// Queues our signal to the threads of slots `first..`.
-fn signal_range(table: &Table, first: usize, generation: u32, pid: c_int) {
-    for index in first..table.len() {
-        let slot = table.slot(index);
+/// Marks slots `first..` as waiting for their thread's answer.
+fn mark_sent(table: &Table, first: usize) {
+    // Counted first: a handler decrements only after it claimed a SENT slot.
+    PENDING.fetch_add((table.len() - first) as u32, Ordering::AcqRel);
+    for slot in &table.slots()[first..] {
         // Release: a handler that sees SENT sees this broadcast's tid and
-        // generation (see `on_signal`).
+        // generation (see `claim`).
         slot.state.store(SENT, Ordering::Release);
-        PENDING.fetch_add(1, Ordering::AcqRel);
-        send(slot, index, generation, pid);
+    }
+}
+
+/// How long the broadcaster waits, without progress, for parked threads it
+/// has woken to answer: they answer within microseconds, unless their
+/// application woke them too (they then answer our signal instead); after
+/// that, signals go to every slot still unanswered.
+const PARKED_ANSWER_NS: u64 = 1_000_000;
+
+/// Wakes every parked thread (they wait on [`WAKE`] too) and waits until
+/// they have answered; the table (sorted: the previous broadcast's threads)
+/// is published for them to find their slots. One `FUTEX_WAKE` instead of a
+/// signal per thread: no signal frame to build, save and restore.
+fn wake_parked(table: &Table) {
+    let before = PENDING.load(Ordering::Acquire);
+    slots::publish_sorted(table.len());
+    WAKE.fetch_add(1, Ordering::Release);
+    let woken = sys::futex_wake_count(&WAKE, c_int::MAX);
+    if woken > 0 {
+        wait_for_parked(before.saturating_sub(woken));
+    }
+    slots::publish_sorted(0);
+}
+
+/// Waits until [`PENDING`] is down to `target`, or stops moving.
+fn wait_for_parked(target: u32) {
+    // SeqCst on both sides (here: store target, load count; handler:
+    // decrement count, load target): at least one side sees the other's
+    // write, so either we see the count at target or the handler wakes us.
+    WAKE_TARGET.store(target, Ordering::SeqCst);
+    loop {
+        let pending = PENDING.load(Ordering::SeqCst);
+        if pending <= target {
+            break;
+        }
+        sys::futex_wait(&PENDING, pending, Some(PARKED_ANSWER_NS));
+        if PENDING.load(Ordering::SeqCst) == pending {
+            break; // no progress: the signals take over
+        }
+    }
+    WAKE_TARGET.store(u32::MAX, Ordering::Relaxed);
+}
+
+/// Queues our signal to every slot from `first` on that is still waiting.
+fn signal_unanswered(table: &Table, first: usize, generation: u32, pid: c_int) {
+    for (index, slot) in table.slots().iter().enumerate().skip(first) {
+        if slot.state.load(Ordering::Acquire) == SENT {
+            send(slot, index, generation, pid);
+        }
     }
 }
 
@@ -444,6 +502,31 @@ pub fn on_signal(value: u64, ctx: *mut c_void) {
     let Some(slot) = slots::lookup(value as u32 as usize) else {
         return;
     };
+    let me = sys::gettid();
+    if !claim(slot, me) {
+        return; // not for this thread, or already answered
+    }
+    // Ours: the call and the hold are those of the broadcast that marked the
+    // slot SENT (newer than `generation` for a late duplicate); it cannot
+    // end, nor another begin, while the slot is RUNNING.
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mut interrupted = park::classify(ctx, park::allowed());
+    // Before the call, which may install a filter refusing this call.
+    if matches!(interrupted, Interrupted::Wait(_)) && !park::prepare(signal::SIGNAL) {
+        interrupted = Interrupted::Other;
+    }
+    run_claimed(slot);
+    match interrupted {
+        // The psx handler below us on this thread is parked: it holds.
+        Interrupted::Park => {}
+        Interrupted::Wait(wait) => park::park(ctx, wait, me),
+        Interrupted::Other => hold_until_released(generation),
+    }
+}
+
+/// Takes `slot` for thread `me`: SENT -> RUNNING, if the slot is SENT for
+/// `me`. Runs in a signal handler: atomics.
+fn claim(slot: &slots::Slot, me: c_int) -> bool {
     // The `Acquire` load of SENT pairs with the broadcaster's `Release`
     // store, so the tid read next is the one written for the broadcast that
     // signalled the slot, even when our signal is a late duplicate from an
@@ -451,25 +534,17 @@ pub fn on_signal(value: u64, ctx: *mut c_void) {
     // While a slot is SENT with our tid, only this thread can change it (the
     // broadcaster marks it gone only if we are dead), so nothing can happen
     // between the check and the compare-and-swap.
-    if slot.state.load(Ordering::Acquire) != SENT
-        || slot.tid.load(Ordering::Relaxed) != sys::gettid()
-        || slot
+    slot.state.load(Ordering::Acquire) == SENT
+        && slot.tid.load(Ordering::Relaxed) == me
+        && slot
             .state
             .compare_exchange(SENT, RUNNING, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-    {
-        return; // not for this thread, or already answered
-    }
-    // Ours: the call and the hold are those of the broadcast that marked the
-    // slot SENT (newer than `generation` for a late duplicate); it cannot
-    // end, nor another begin, while the slot is RUNNING.
-    let generation = GENERATION.load(Ordering::Acquire);
-    let interrupted = park::classify(ctx);
-    // Before the call, which may install a filter refusing these calls.
-    let park_timeout = match interrupted {
-        Interrupted::Wait(_) => park::prepare(signal::SIGNAL),
-        _ => None,
-    };
+            .is_ok()
+}
+
+/// Runs the call for a slot this thread has claimed and reports it done.
+/// Runs in a signal handler: the call, atomics and a futex wake.
+fn run_claimed(slot: &slots::Slot) {
     let nr = CALL[0].load(Ordering::Relaxed);
     let args: [c_long; 6] = core::array::from_fn(|i| CALL[i + 1].load(Ordering::Relaxed));
     // SAFETY: the same call the psx caller ran on its own thread and vouched
@@ -477,20 +552,35 @@ pub fn on_signal(value: u64, ctx: *mut c_void) {
     let result = unsafe { sys::raw6(nr, args) };
     slot.result.store(result, Ordering::Relaxed);
     slot.state.store(DONE, Ordering::Release);
-    if PENDING.fetch_sub(1, Ordering::AcqRel) == 1 {
+    // SeqCst with WAKE_TARGET: see `wait_for_parked`.
+    let left = PENDING.fetch_sub(1, Ordering::SeqCst).wrapping_sub(1);
+    if left == 0 || left == WAKE_TARGET.load(Ordering::SeqCst) {
         sys::futex_wake(&PENDING, 1);
     }
-    match interrupted {
-        // The psx handler below us on this thread is parked: it holds.
-        Interrupted::Park => {}
-        Interrupted::Wait(wait) => park::park(ctx, wait, park_timeout, in_flight),
-        Interrupted::Other => hold_until_released(generation),
+}
+
+/// A parked thread's turn: answers the broadcast in flight, if its slot
+/// (found by tid in the table published by `wake_parked`) is waiting.
+/// Runs in a signal handler: atomics, the call and a futex wake.
+pub fn answer_parked(me: c_int) {
+    if in_flight().is_none() {
+        return;
     }
+    if let Some(slot) = slots::find(me)
+        && claim(slot, me)
+    {
+        run_claimed(slot);
+    }
+}
+
+/// The word parked threads wait on besides their own (see `park`).
+pub fn wake_word() -> &'static AtomicU32 {
+    &WAKE
 }
 
 /// While a broadcast is in flight: the word its release changes, and the
 /// value to wait on. Runs in a signal handler: two atomic loads.
-fn in_flight() -> Option<(&'static AtomicU32, u32)> {
+pub fn in_flight() -> Option<(&'static AtomicU32, u32)> {
     let released = RELEASED.load(Ordering::Acquire);
     (GENERATION.load(Ordering::Acquire) != released).then_some((&RELEASED, released))
 }
@@ -517,6 +607,8 @@ pub unsafe fn reset_after_fork() {
     unsafe { BROADCAST.reset_after_fork() };
     BROADCAST.lock().reset_after_fork();
     PENDING.store(0, Ordering::Relaxed);
+    WAKE_TARGET.store(u32::MAX, Ordering::Relaxed);
+    slots::publish_sorted(0);
     RELEASED.store(GENERATION.load(Ordering::Relaxed), Ordering::Relaxed);
     ZOMBIE_MAIN.store(0, Ordering::Relaxed);
 }

@@ -1,4 +1,5 @@
-//! Parking: an idle thread answers a broadcast with one wake-up, not two.
+//! Parking: an idle thread answers a broadcast with one wake-up, not two,
+//! and usually without a signal at all.
 //!
 //! # The constraint
 //! Everything here runs in psx's signal handler, on a thread interrupted at
@@ -11,8 +12,8 @@
 //! holds: it sleeps on a futex until the release wakes it, then returns to
 //! the application, which usually goes straight back to sleep. An idle
 //! thread of a pool is thus woken twice per broadcast (by the signal, by the
-//! release), where glibc's setxid broadcast wakes it once: `perf stat` shows
-//! exactly twice glibc's context switches, and that is the whole gap.
+//! release), where glibc's setxid broadcast wakes it once: `perf stat` showed
+//! exactly twice glibc's context switches, and that was the whole gap.
 //!
 //! # Design
 //! When the signal interrupted a thread in an untimed `futex` wait (a
@@ -28,11 +29,17 @@
 //!   exactly as if the application's wait had returned it. A `FUTEX_WAKE`
 //!   that does not change the word is therefore not lost (a restarted wait
 //!   would sleep through it).
-//! - **the next broadcast** reaches the parked thread (our signal is
-//!   unblocked while parked): the nested handler sees that it interrupted
-//!   the park's own `syscall` instruction, runs the call and returns at once,
-//!   because the parked frame below it is already a hold. One wake-up per
-//!   thread per broadcast, as glibc.
+//! - **the next broadcast** wakes it: the park waits with `futex_waitv` on
+//!   the application's word and on a word of psx's ([`broadcast::wake_word`]).
+//!   The broadcaster moves that word and wakes every parked thread with one
+//!   `FUTEX_WAKE`; each finds its slot by tid in the (sorted) table, runs the
+//!   call and waits again: no signal, no signal frame to build, save and
+//!   restore, one wake-up per thread per broadcast. A parked thread that
+//!   misses this (woken by its application at the same moment, or parked
+//!   without `futex_waitv`) gets the signal as usual: our signal is
+//!   unblocked while parked, and the nested handler, seeing that it
+//!   interrupted the park's own `syscall` instruction, runs the call and
+//!   returns at once, because the parked frame below it already holds.
 //! - **another signal's handler** runs on top of the park, as it would have
 //!   run on top of the application's wait, with the application's own mask
 //!   (the handler's mask minus our signal is the interrupted mask). If the
@@ -56,34 +63,45 @@
 //! # Trade-offs
 //! - Reading the interrupted code: two bytes at `rip`, after the registers
 //!   already look like a futex call. With memory protection keys, code may be
-//!   execute-only; the read then runs with PKRU opened and restored.
+//!   execute-only; the read then runs with PKRU opened and restored. A
+//!   handler also runs with the default protection keys, so a park whose
+//!   word turns out unreadable (`EFAULT`) hands the wait back to the
+//!   application, to make again with its own keys.
 //! - `pthread_cancel()`: glibc 2.36 cancels a thread waiting in a
 //!   cancellation point from the `SIGCANCEL` handler itself (asynchronous
 //!   mode is on during the wait), which unwinds through the park. glibc 2.41
 //!   instead checks whether the interrupted `rip` is inside its cancellable
 //!   system call bridge: on top of a park it is not, and `SIGCANCEL` has
 //!   `SA_RESTART`, so the park would sleep on. Hence, once a `SIGCANCEL`
-//!   handler is installed (glibc does at the first `pthread_cancel()`), the
-//!   park sleeps with a long timeout, which makes the kernel fail it with
-//!   `EINTR` after any handler (a wait with a timeout is restarted through the
+//!   handler is installed (glibc does at the first `pthread_cancel()`; the
+//!   broadcaster looks before each broadcast), the park uses a plain futex
+//!   wait with a long timeout, which makes the kernel fail it with `EINTR`
+//!   after any handler (a wait with a timeout is restarted through the
 //!   restart block, which a handler always cancels): the application's wait
 //!   then fails with `EINTR`, which glibc turns into the cancellation. The
-//!   price, in such processes only: an `SA_RESTART` handler run while parked
-//!   also makes the wait fail with `EINTR` (glibc's condition variables,
-//!   mutexes and joins retry; `sem_wait()` reports it).
+//!   price, in such processes only: broadcasts reach parked threads by
+//!   signal, and an `SA_RESTART` handler run while parked also makes the
+//!   wait fail with `EINTR` (glibc's condition variables, mutexes and joins
+//!   retry; `sem_wait()` reports it).
 //! - Two signals delivered in the same return to user space: if ours is
 //!   taken first, a handler without `SA_RESTART` stacked on it cannot fail
 //!   the park, as it would have failed the application's wait. glibc's own
 //!   setxid signal has the same effect on any wait.
-//! - The two system calls of parking (`rt_sigaction` to look for a
-//!   `SIGCANCEL` handler, `rt_sigprocmask` to unblock our signal) are made
-//!   before the broadcast's call runs, so a seccomp filter installed by the
-//!   call cannot refuse them; after the call, a parked thread makes only
-//!   `futex` calls, like a held one.
+//! - System calls: a parked thread makes `rt_sigprocmask` (once, to unblock
+//!   our signal, before the broadcast's call runs) and `futex_waitv`, which
+//!   a seccomp filter written for the application may not allow. A refusal
+//!   with an error is survived (`rt_sigprocmask`: the thread holds instead;
+//!   `futex_waitv`: the plain futex wait takes over, as on kernels before
+//!   5.16). A broadcast that installs a seccomp filter (or strict mode)
+//!   ends parking in the process: parked threads hand their waits back to
+//!   the application and later broadcasts hold, which needs only `futex`.
+//!   A filter installed another way that *kills* on these calls is not
+//!   survivable; README lists the calls psx's handler makes.
 
 use core::ffi::{c_int, c_long, c_void};
-use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::broadcast;
 use crate::sys;
 
 /// A futex wait found in an interrupted context, to be made again.
@@ -95,6 +113,7 @@ pub struct Wait {
 }
 
 /// What a handler interrupted.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub enum Interrupted {
     /// The park of an outer psx handler on this thread: that frame holds.
     Park,
@@ -107,39 +126,46 @@ pub enum Interrupted {
 #[cfg(target_arch = "x86_64")]
 mod arch {
     use super::*;
+    use core::sync::atomic::AtomicU8;
 
-    // The park's futex call, alone, so that its `syscall` instruction has a
+    // The park's system call, alone, so that its `syscall` instruction has a
     // known address (`psx_rs_park_insn`): a nested handler recognises its
     // outer frame's park by the interrupted `rip`. The CFI lets unwinders
     // (pthread_cancel()'s forced unwind) step from a nested signal frame
     // through it: it is a leaf, the return address is at the stack pointer.
-    // psx_rs_park_futex(word, op, expected, timeout) -> raw result
+    // psx_rs_park_syscall(nr, a1, a2, a3, a4, a5) -> raw result
     core::arch::global_asm!(
         ".pushsection .text.psx_rs_park,\"ax\",@progbits",
-        ".globl psx_rs_park_futex",
-        ".hidden psx_rs_park_futex",
+        ".globl psx_rs_park_syscall",
+        ".hidden psx_rs_park_syscall",
         ".globl psx_rs_park_insn",
         ".hidden psx_rs_park_insn",
-        ".type psx_rs_park_futex,@function",
+        ".type psx_rs_park_syscall,@function",
         ".p2align 4",
-        "psx_rs_park_futex:",
+        "psx_rs_park_syscall:",
         ".cfi_startproc",
-        "    mov eax, 202", // SYS_futex
-        "    mov r10, rcx",
+        "    mov rax, rdi",
+        "    mov rdi, rsi",
+        "    mov rsi, rdx",
+        "    mov rdx, rcx",
+        "    mov r10, r8",
+        "    mov r8, r9",
         "psx_rs_park_insn:",
         "    syscall",
         "    ret",
         ".cfi_endproc",
-        ".size psx_rs_park_futex, . - psx_rs_park_futex",
+        ".size psx_rs_park_syscall, . - psx_rs_park_syscall",
         ".popsection",
     );
 
     unsafe extern "C" {
-        fn psx_rs_park_futex(
-            word: *const u32,
-            op: c_int,
-            expected: u32,
-            timeout: *const libc::timespec,
+        fn psx_rs_park_syscall(
+            nr: c_long,
+            a1: usize,
+            a2: usize,
+            a3: usize,
+            a4: usize,
+            a5: usize,
         ) -> c_long;
         static psx_rs_park_insn: u8;
     }
@@ -168,13 +194,17 @@ mod arch {
         unsafe { (*gregs(ctx))[r as usize] = value as libc::greg_t };
     }
 
+    /// What `ctx` interrupted; an application's wait only if `may_park`.
     /// Runs in a signal handler: reads the interrupted context.
-    pub fn classify(ctx: *mut c_void) -> Interrupted {
+    pub fn classify(ctx: *mut c_void, may_park: bool) -> Interrupted {
         let rip = reg(ctx, libc::REG_RIP) as usize;
         if rip == park_insn() || rip == park_insn() + 2 {
             return Interrupted::Park;
         }
-        if reg(ctx, libc::REG_RAX) != libc::SYS_futex as u64 || reg(ctx, libc::REG_R10) != 0 {
+        if !may_park
+            || reg(ctx, libc::REG_RAX) != libc::SYS_futex as u64
+            || reg(ctx, libc::REG_R10) != 0
+        {
             return Interrupted::Other;
         }
         let op = reg(ctx, libc::REG_RSI) as u32 as c_int;
@@ -194,14 +224,24 @@ mod arch {
         })
     }
 
-    /// Makes the futex wait at the park's known `syscall` instruction.
+    /// Makes a futex wait at the park's known `syscall` instruction.
     /// Runs in a signal handler: one system call.
     pub fn futex_wait(wait: Wait, timeout: Option<&libc::timespec>) -> c_long {
-        let timeout = timeout.map_or(core::ptr::null(), |t| t as *const libc::timespec);
+        let timeout = timeout.map_or(0, |t| t as *const libc::timespec as usize);
+        let (word, op, expected) = (wait.word as usize, wait.op as usize, wait.expected as usize);
         // SAFETY: a futex wait only reads the word: either the
         // application's, at the address its own wait named (a bad address
-        // fails with EFAULT as the application's would), or one of ours.
-        unsafe { psx_rs_park_futex(wait.word, wait.op, wait.expected, timeout) }
+        // fails with EFAULT), or one of ours.
+        unsafe { psx_rs_park_syscall(libc::SYS_futex, word, op, expected, timeout, 0) }
+    }
+
+    /// `futex_waitv` on `waiters`, untimed, at the park's known `syscall`
+    /// instruction. Runs in a signal handler: one system call.
+    pub fn futex_waitv(waiters: &[FutexWaitv]) -> c_long {
+        let (list, n) = (waiters.as_ptr() as usize, waiters.len());
+        // SAFETY: as `futex_wait`: the kernel only reads the list and the
+        // words it names.
+        unsafe { psx_rs_park_syscall(SYS_FUTEX_WAITV, list, n, 0, 0, 0) }
     }
 
     /// Makes the interrupted context continue after its `syscall`
@@ -213,13 +253,19 @@ mod arch {
         set_reg(ctx, libc::REG_RIP, rip + SYSCALL_INSN.len() as u64);
     }
 
-    /// Where a park with a timeout was failed with `EINTR` by one of our
-    /// signal's handlers, makes it look timed out: that handler (ours or
-    /// glibc's setxid one) would have let the application's wait restart.
+    /// When our signal's handler (ours, or glibc's setxid one chained from
+    /// it) runs on top of a park, makes the park's system call return
+    /// `ETIMEDOUT`, which the park's loops take as "look again": instead of
+    /// the kernel restarting it as it was (the broadcast just answered may
+    /// have installed a seccomp filter, and the loop decides what to call
+    /// next), or failing it with `EINTR` (a timed wait is never restarted
+    /// after a handler) as if another signal had interrupted it.
     /// Runs in a signal handler: reads and writes the context.
     pub fn absorb_interruption(ctx: *mut c_void) {
         let rip = reg(ctx, libc::REG_RIP) as usize;
-        if rip == park_insn() + 2 && reg(ctx, libc::REG_RAX) as c_long == -(libc::EINTR as c_long) {
+        let eintr = reg(ctx, libc::REG_RAX) as c_long == -(libc::EINTR as c_long);
+        if rip == park_insn() || (rip == park_insn() + 2 && eintr) {
+            set_reg(ctx, libc::REG_RIP, (park_insn() + 2) as u64);
             set_reg(ctx, libc::REG_RAX, -(libc::ETIMEDOUT as c_long) as u64);
         }
     }
@@ -286,10 +332,13 @@ mod arch {
 mod arch {
     use super::*;
 
-    pub fn classify(_: *mut c_void) -> Interrupted {
+    pub fn classify(_: *mut c_void, _: bool) -> Interrupted {
         Interrupted::Other
     }
     pub fn futex_wait(_: Wait, _: Option<&libc::timespec>) -> c_long {
+        unreachable!("nothing is parked on this architecture")
+    }
+    pub fn futex_waitv(_: &[FutexWaitv]) -> c_long {
         unreachable!("nothing is parked on this architecture")
     }
     pub fn complete(_: *mut c_void, _: c_long) {}
@@ -310,45 +359,81 @@ const CANCELLABLE_PARK: libc::timespec = libc::timespec {
 /// glibc's cancellation signal.
 const SIGCANCEL: c_int = 32;
 
-/// Prepares to park, before the call runs (module doc, last trade-off):
-/// returns the timeout the park needs, and unblocks our signal.
-/// Runs in a signal handler: two system calls.
-pub fn prepare(signal: c_int) -> Option<&'static libc::timespec> {
-    let mut cancel = sys::KernelSigaction {
-        handler: 0,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    let installed = sys::rt_sigaction(SIGCANCEL, None, Some(&mut cancel)).is_ok()
-        && cancel.handler != libc::SIG_DFL
-        && cancel.handler != libc::SIG_IGN;
-    sys::unblock_signal(signal);
-    installed.then_some(&CANCELLABLE_PARK)
+/// Whether a `SIGCANCEL` handler was installed when the current broadcast
+/// began (glibc never removes it once installed).
+static CANCEL_HANDLER: AtomicBool = AtomicBool::new(false);
+/// Whether this process has broadcast a seccomp filter (or strict mode):
+/// from then on no thread parks (module doc).
+static FILTERED: AtomicBool = AtomicBool::new(false);
+
+/// Called by the broadcaster before it publishes a broadcast of `nr(args)`.
+/// Never runs in a handler.
+pub fn before_broadcast(nr: c_long, args: &[c_long; 6]) {
+    let installs_filter = (nr == libc::SYS_seccomp
+        && matches!(
+            args[0] as u32,
+            libc::SECCOMP_SET_MODE_STRICT | libc::SECCOMP_SET_MODE_FILTER
+        ))
+        || (nr == libc::SYS_prctl && args[0] == libc::PR_SET_SECCOMP as c_long);
+    if installs_filter {
+        FILTERED.store(true, Ordering::Relaxed);
+    }
+    if !CANCEL_HANDLER.load(Ordering::Relaxed) {
+        let mut cancel = sys::KernelSigaction {
+            handler: 0,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        let installed = sys::rt_sigaction(SIGCANCEL, None, Some(&mut cancel)).is_ok()
+            && cancel.handler != libc::SIG_DFL
+            && cancel.handler != libc::SIG_IGN;
+        CANCEL_HANDLER.store(installed, Ordering::Relaxed);
+    }
 }
 
-/// Parks: waits as the application did, then for the end of any broadcast
-/// in flight, and completes the application's wait with the result.
-/// `in_flight` returns the word and value to wait on while a broadcast is
-/// in flight, `None` when none is.
-/// Runs in a signal handler: futex calls and context writes.
-pub fn park(
-    ctx: *mut c_void,
-    wait: Wait,
-    timeout: Option<&libc::timespec>,
-    in_flight: impl Fn() -> Option<(&'static AtomicU32, u32)>,
-) {
-    let result = loop {
-        let r = arch::futex_wait(wait, timeout);
-        // ETIMEDOUT: our long timeout, or an interruption by our own signal
-        // (see `absorb_interruption`); the application's wait has none.
-        if r != -(libc::ETIMEDOUT as c_long) {
-            break r;
-        }
-    };
+/// Whether a thread may start parking (or go on parking).
+/// Runs in a signal handler: one atomic load.
+pub fn allowed() -> bool {
+    !FILTERED.load(Ordering::Relaxed)
+}
+
+/// Makes our signal deliverable during the park (the kernel blocks it
+/// while its handler runs); `false` if that failed (a seccomp filter may
+/// refuse the call): then the thread must hold instead. Before the
+/// broadcast's call runs (module doc, last trade-off).
+/// Runs in a signal handler: one system call.
+pub fn prepare(signal: c_int) -> bool {
+    sys::unblock_signal(signal).is_ok()
+}
+
+/// How a park ends.
+enum Outcome {
+    /// The application's wait returns this.
+    Complete(c_long),
+    /// The application makes its wait again (the context is left as the
+    /// kernel set it for a restart).
+    Restart,
+}
+
+/// Parks: waits as the application did (answering broadcasts meanwhile),
+/// then for the end of any broadcast in flight, and completes the
+/// application's wait with the result. `me` is the calling thread's id.
+/// Runs in a signal handler: futex calls, atomics and context writes.
+pub fn park(ctx: *mut c_void, wait: Wait, me: c_int) {
+    let timeout = CANCEL_HANDLER
+        .load(Ordering::Relaxed)
+        .then_some(&CANCELLABLE_PARK);
+    let outcome = match timeout {
+        None => wait_answering(wait, me),
+        Some(_) => None,
+    }
+    .unwrap_or_else(|| wait_interruptible(wait, timeout));
     // Our signal stays unblocked: a broadcast that has not reached this
-    // thread yet is answered by a nested handler while we wait here.
-    while let Some((word, value)) = in_flight() {
+    // thread yet is answered by a nested handler while we wait here, or
+    // here, if it woke us together with the application.
+    while let Some((word, value)) = broadcast::in_flight() {
+        broadcast::answer_parked(me);
         let release = Wait {
             word: word.as_ptr(),
             op: libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
@@ -356,5 +441,120 @@ pub fn park(
         };
         arch::futex_wait(release, None);
     }
-    arch::complete(ctx, result);
+    if let Outcome::Complete(result) = outcome {
+        arch::complete(ctx, result);
+    }
+}
+
+const ETIMEDOUT: c_long = -(libc::ETIMEDOUT as c_long);
+const EFAULT: c_long = -(libc::EFAULT as c_long);
+
+/// The end of a park whose wait returned `r`.
+/// Runs in a signal handler: pure.
+fn outcome_of(r: c_long) -> Outcome {
+    // EFAULT: the application's word may be readable only with the
+    // application's protection keys (a handler runs with the default ones):
+    // its own wait, made again, will tell.
+    if r == EFAULT {
+        Outcome::Restart
+    } else {
+        Outcome::Complete(r)
+    }
+}
+
+/// The application's wait, made with a long timeout or none (see
+/// [`CANCELLABLE_PARK`]); broadcasts reach the thread by signal meanwhile.
+/// Runs in a signal handler: futex calls.
+fn wait_interruptible(wait: Wait, timeout: Option<&libc::timespec>) -> Outcome {
+    loop {
+        if !allowed() {
+            return Outcome::Restart;
+        }
+        let r = arch::futex_wait(wait, timeout);
+        // ETIMEDOUT: our long timeout, or our own signal's handler ran on
+        // top (see `absorb_interruption`); the application's wait has none.
+        if r != ETIMEDOUT {
+            return outcome_of(r);
+        }
+    }
+}
+
+/// The kernel's `struct futex_waitv`.
+#[repr(C)]
+pub struct FutexWaitv {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+}
+
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const SYS_FUTEX_WAITV: c_long = 449;
+const FUTEX2_SIZE_U32: u32 = 0x02;
+const FUTEX2_PRIVATE: u32 = 128;
+
+/// Whether `futex_waitv` is unusable here (Linux < 5.16, or refused by a
+/// seccomp filter with an error).
+static NO_WAITV: AtomicBool = AtomicBool::new(false);
+
+/// The application's wait and psx's wake word at once (`futex_waitv`): a
+/// broadcast wakes every parked thread with one `FUTEX_WAKE` instead of a
+/// signal each, and each answers from here, without a signal frame.
+/// `None` when `futex_waitv` cannot be used: the caller waits without it.
+/// Runs in a signal handler: futex calls and atomics.
+fn wait_answering(wait: Wait, me: c_int) -> Option<Outcome> {
+    let scope = |op: c_int| {
+        if op & libc::FUTEX_PRIVATE_FLAG != 0 {
+            FUTEX2_PRIVATE
+        } else {
+            0
+        }
+    };
+    loop {
+        if !allowed() {
+            return Some(Outcome::Restart);
+        }
+        if NO_WAITV.load(Ordering::Relaxed) {
+            return None;
+        }
+        let wake = broadcast::wake_word();
+        let seen = wake.load(Ordering::Acquire);
+        broadcast::answer_parked(me);
+        let waiters = [
+            FutexWaitv {
+                val: wait.expected.into(),
+                uaddr: wait.word as u64,
+                flags: FUTEX2_SIZE_U32 | scope(wait.op),
+                reserved: 0,
+            },
+            FutexWaitv {
+                val: seen.into(),
+                uaddr: wake.as_ptr() as u64,
+                flags: FUTEX2_SIZE_U32 | FUTEX2_PRIVATE,
+                reserved: 0,
+            },
+        ];
+        match arch::futex_waitv(&waiters) {
+            // psx's wake, or our signal's handler ran on top: answer, wait.
+            1 | ETIMEDOUT => {}
+            r if r == -(libc::EAGAIN as c_long) => {
+                // SAFETY: the kernel has just read this word for us.
+                if unsafe { core::ptr::read_volatile(wait.word) } != wait.expected {
+                    return Some(Outcome::Complete(r));
+                }
+                // Otherwise psx's word moved: answer, then wait again.
+            }
+            // 0: the application's wake; EINTR: a handler without
+            // SA_RESTART ran on top; EFAULT: see `outcome_of`.
+            r if r >= 0 || r == -(libc::EINTR as c_long) || r == EFAULT => {
+                return Some(outcome_of(r));
+            }
+            // ENOSYS (before Linux 5.16), an error from a seccomp filter,
+            // EINVAL for a misaligned word: the plain wait takes over.
+            _ => {
+                NO_WAITV.store(true, Ordering::Relaxed);
+                return None;
+            }
+        }
+    }
 }

@@ -160,7 +160,12 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) {
 /// `futex(word, FUTEX_WAKE_PRIVATE, count)`: wakes up to `count` waiters.
 /// Runs in signal handlers: one system call.
 pub fn futex_wake(word: &AtomicU32, count: c_int) {
-    let _ = call!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, count);
+    let _ = futex_wake_count(word, count);
+}
+
+/// [`futex_wake`], returning how many waiters it woke.
+pub fn futex_wake_count(word: &AtomicU32, count: c_int) -> u32 {
+    call!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, count).map_or(0, |n| n as u32)
 }
 
 /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds, by system call (not the
@@ -190,6 +195,7 @@ pub struct KernelSigaction {
 }
 
 /// `SA_RESTORER`: not in libc's constants for every target.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub const SA_RESTORER: u64 = 0x0400_0000;
 
 /// `rt_sigaction(sig, new, old)` with the kernel's structure. Used instead
@@ -208,15 +214,16 @@ pub fn rt_sigaction(
 /// `rt_sigprocmask(SIG_UNBLOCK, {sig})`: lets `sig` reach the calling
 /// thread (from inside that signal's own handler, which blocks it).
 /// Runs in signal handlers: one system call.
-pub fn unblock_signal(sig: c_int) {
+pub fn unblock_signal(sig: c_int) -> Result<(), c_int> {
     let set: u64 = 1 << (sig - 1);
-    let _ = call!(
+    call!(
         libc::SYS_rt_sigprocmask,
         libc::SIG_UNBLOCK,
         &set as *const u64,
         0,
         8
-    );
+    )
+    .map(drop)
 }
 
 /// `openat(dirfd, path, flags)`; `path` is NUL-terminated. Always adds
