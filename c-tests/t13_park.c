@@ -22,7 +22,9 @@
  *  - exec-only-code: a wait made from an execute-only code page (memory
  *    protection keys) is parked without the process crashing (x86_64 only);
  *  - seccomp-broadcast / waitv-refused: a seccomp filter broadcast by psx,
- *    or one psx did not install, that refuses futex_waitv (see below).
+ *    or one psx did not install, that refuses futex_waitv (see below);
+ *  - cancel-handler-installed: the same with glibc's SIGCANCEL handler in
+ *    place, where parks wait differently (see below).
  *
  * The world is checked through /proc: the counting call (see common.h)
  * gives per-thread counts, /proc/self/task/<tid>/syscall shows that a thread
@@ -1023,6 +1025,73 @@ static int case_waitv_refused(int argc, char **argv)
     return 0;
 }
 
+/*
+ * cancel-handler-installed: once the process has a SIGCANCEL handler
+ * (glibc installs it at the first pthread_cancel()), parks use a plain
+ * futex wait with a long timeout and are reached by signal (see park.rs,
+ * for glibc 2.41's cancellation). Still one sleep per broadcast, every call
+ * exactly once, and a parked waiter is cancelled promptly.
+ */
+static void *pauser(void *arg)
+{
+    for (;;) {
+        pause();
+    }
+    return arg;
+}
+
+static int case_cancel_handler_installed(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    ct_check_library();
+    ct_count_fd();
+    pthread_t d;
+    CT_CHECK(ct_thread(&d, pauser, NULL, 0, 0) == 0, "thread");
+    CT_CHECK(pthread_cancel(d) == 0 && pthread_join(d, NULL) == 0,
+             "cancel a pausing thread");
+    char st[4096];
+    CT_CHECK(ct_read_status(0, ct_gettid(), st, sizeof(st)) == 0, "status");
+    CT_CHECK((ct_field_hex(st, "SigCgt") >> 31) & 1,
+             "no handler for signal 32 after pthread_cancel (SigCgt %llx)",
+             ct_field_hex(st, "SigCgt"));
+    static struct idler w[SC_N];
+    long sw0[SC_N], sw[SC_N];
+    start_sleepers(w, sw0);
+    memcpy(sw, sw0, sizeof(sw));
+    broadcasts_then_asleep(w, sw, 10, SYS_futex, "SIGCANCEL handler installed");
+    for (int i = 0; i < SC_N; i++) {
+        CT_CHECK(!PARKS || 2 * (sw[i] - sw0[i]) < 3 * 10,
+                 "thread %d slept %ld times for 10 broadcasts: not parked",
+                 (int)w[i].tid, sw[i] - sw0[i]);
+    }
+    pthread_t th;
+    CT_CHECK(ct_thread(&th, cancel_waiter, NULL, 0, 0) == 0, "thread");
+    pid_t t = wait_tid(&g_tid);
+    long s0 = wait_in_futex(t, &g_cv, &g_cv + 1, 0, 2000, "pthread_cond_wait",
+                            NULL);
+    broadcasts_then_asleep(w, sw, 1, SYS_futex, "with a thread to cancel");
+    require_count(t, 1, "one broadcast while in pthread_cond_wait");
+    wait_in_futex(t, &g_cv, &g_cv + 1, s0 + 1, 1000, "asleep after it", NULL);
+    CT_CHECK(pthread_cancel(th) == 0, "pthread_cancel");
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    void *ret = NULL;
+    int r = pthread_timedjoin_np(th, &ret, &until);
+    CT_CHECK(r == 0 && ret == PTHREAD_CANCELED, "the parked thread %d was "
+             "not cancelled within 2 s (%s, %p)", (int)t, strerror(r), ret);
+    static struct ct_counts want;
+    ct_counts_expect(&want, ct_gettid(), 11, 11);
+    for (int i = 0; i < SC_N; i++) {
+        ct_counts_expect(&want, w[i].tid, 11, 11);
+    }
+    ct_require_threads(0, "every thread ran every counting call once",
+                       ct_pred_counts, &want, 1 + SC_N);
+    wake_sleepers(w);
+    return 0;
+}
+
 static const struct ct_case cases[] = {
     {"idle-cond", case_idle_cond, 20, 0},
     {"wake-without-change", case_wake_without_change, 15, 0},
@@ -1033,6 +1102,7 @@ static const struct ct_case cases[] = {
     {"exec-only-code", case_exec_only_code, 15, 0},
     {"seccomp-broadcast", case_seccomp_broadcast, 15, 0},
     {"waitv-refused", case_waitv_refused, 15, 0},
+    {"cancel-handler-installed", case_cancel_handler_installed, 15, 0},
     {NULL, NULL, 0, 0},
 };
 
