@@ -72,14 +72,15 @@
 //!   mode is on during the wait), which unwinds through the park. glibc 2.41
 //!   instead checks whether the interrupted `rip` is inside its cancellable
 //!   system call bridge: on top of a park it is not, and `SIGCANCEL` has
-//!   `SA_RESTART`, so the park would sleep on. Hence, once a `SIGCANCEL`
-//!   handler is installed (glibc does at the first `pthread_cancel()`; the
-//!   broadcaster looks before each broadcast), the park uses a plain futex
-//!   wait with a long timeout, which makes the kernel fail it with `EINTR`
-//!   after any handler (a wait with a timeout is restarted through the
-//!   restart block, which a handler always cancels): the application's wait
-//!   then fails with `EINTR`, which glibc turns into the cancellation. The
-//!   price, in such processes only: broadcasts reach parked threads by
+//!   `SA_RESTART`, so the park would sleep on. Hence, with glibc 2.39 or
+//!   later (or a version psx cannot read), and with older ones once a
+//!   `SIGCANCEL` handler is installed (glibc does at the first
+//!   `pthread_cancel()`; the broadcaster looks before each broadcast), the
+//!   park uses a plain futex wait with a long timeout, which makes the
+//!   kernel fail it with `EINTR` after any handler (a wait with a timeout is
+//!   restarted through the restart block, which a handler always cancels):
+//!   the application's wait then fails with `EINTR`, which glibc turns into
+//!   the cancellation. The price, there: broadcasts reach parked threads by
 //!   signal, and an `SA_RESTART` handler run while parked also makes the
 //!   wait fail with `EINTR` (glibc's condition variables, mutexes and joins
 //!   retry; `sem_wait()` reports it).
@@ -346,7 +347,32 @@ mod arch {
     pub fn init() {}
 }
 
-pub use arch::{absorb_interruption, classify, init};
+pub use arch::{absorb_interruption, classify};
+
+/// Load-time set-up (never in a handler): protection keys, and which glibc
+/// cancels threads (see [`PC_CANCELLATION`]).
+pub fn init() {
+    arch::init();
+    PC_CANCELLATION.store(glibc_cancels_by_pc(), Ordering::Relaxed);
+}
+
+/// Whether this glibc may cancel a thread only when the interrupted `rip`
+/// is in its system call bridge (module doc). The bridge replaced
+/// asynchronous cancellation around blocking calls in glibc 2.41; from 2.39
+/// on (and for a version that does not parse) psx assumes it, which costs
+/// only speed where it is wrong.
+fn glibc_cancels_by_pc() -> bool {
+    // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
+    let version = unsafe { core::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
+    cancels_by_pc(version.to_bytes())
+}
+
+/// [`glibc_cancels_by_pc`] for a version string such as `2.36`.
+fn cancels_by_pc(version: &[u8]) -> bool {
+    let mut parts = version.split(|&b| b == b'.');
+    let mut number = || -> Option<u32> { core::str::from_utf8(parts.next()?).ok()?.parse().ok() };
+    !matches!((number(), number()), (Some(2), Some(minor)) if minor < 39)
+}
 
 /// The timeout of a park in a process with a `SIGCANCEL` handler: only
 /// there to make any handler fail the park with `EINTR` (module doc); when
@@ -362,6 +388,11 @@ const SIGCANCEL: c_int = 32;
 /// Whether a `SIGCANCEL` handler was installed when the current broadcast
 /// began (glibc never removes it once installed).
 static CANCEL_HANDLER: AtomicBool = AtomicBool::new(false);
+/// Whether glibc cancels by looking at the interrupted `rip`: then every
+/// park is cancellable, whether or not `pthread_cancel()` was used yet (a
+/// first `pthread_cancel()` of a thread parked without the timeout would
+/// not end it).
+static PC_CANCELLATION: AtomicBool = AtomicBool::new(true);
 /// Whether this process has broadcast a seccomp filter (or strict mode):
 /// from then on no thread parks (module doc).
 static FILTERED: AtomicBool = AtomicBool::new(false);
@@ -421,9 +452,9 @@ enum Outcome {
 /// application's wait with the result. `me` is the calling thread's id.
 /// Runs in a signal handler: futex calls, atomics and context writes.
 pub fn park(ctx: *mut c_void, wait: Wait, me: c_int) {
-    let timeout = CANCEL_HANDLER
-        .load(Ordering::Relaxed)
-        .then_some(&CANCELLABLE_PARK);
+    let cancellable =
+        PC_CANCELLATION.load(Ordering::Relaxed) || CANCEL_HANDLER.load(Ordering::Relaxed);
+    let timeout = cancellable.then_some(&CANCELLABLE_PARK);
     let outcome = match timeout {
         None => wait_answering(wait, me),
         Some(_) => None,
@@ -555,6 +586,19 @@ fn wait_answering(wait: Wait, me: c_int) -> Option<Outcome> {
                 NO_WAITV.store(true, Ordering::Relaxed);
                 return None;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glibc_versions() {
+        for old in ["2.36", "2.17", "2.38.9000"] {
+            assert!(!super::cancels_by_pc(old.as_bytes()), "{old}");
+        }
+        for new in ["2.39", "2.41", "2.100", "3.0", "", "x.y", "2"] {
+            assert!(super::cancels_by_pc(new.as_bytes()), "{new}");
         }
     }
 }

@@ -73,7 +73,6 @@ pub fn ensure_installed() -> Result<bool, c_int> {
         restorer: 0,
         mask: 0,
     };
-    park::init();
     sys::rt_sigaction(SIGNAL, None, Some(&mut current))?;
     if current.handler == handler as *const () as usize {
         return Ok(false);
