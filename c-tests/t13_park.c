@@ -47,6 +47,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <linux/futex.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -960,6 +961,19 @@ static void wake_sleepers(struct idler *w)
     }
 }
 
+/* The call a thread parked in a process without a SIGCANCEL handler sleeps
+ * in: futex_waitv with glibc before 2.39; from 2.39 psx parks every thread
+ * in a timed plain futex wait (see src/park.rs on pthread_cancel). */
+static long park_call(void)
+{
+    unsigned major = 0, minor = 0;
+    if (sscanf(gnu_get_libc_version(), "%u.%u", &major, &minor) == 2 &&
+        major == 2 && minor < 39) {
+        return SYS_futex_waitv;
+    }
+    return SYS_futex;
+}
+
 static int case_seccomp_broadcast(int argc, char **argv)
 {
     (void)argc;
@@ -970,10 +984,10 @@ static int case_seccomp_broadcast(int argc, char **argv)
     static struct idler w[SC_N];
     long sw[SC_N];
     start_sleepers(w, sw);
-    broadcasts_then_asleep(w, sw, 2, SYS_futex_waitv, "parked, no filter");
+    broadcasts_then_asleep(w, sw, 2, park_call(), "parked, no filter");
     g_filter[2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
                                                SECCOMP_RET_KILL_PROCESS);
-    long r = psx_syscall3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &g_prog);
+    long r = psx_syscall3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&g_prog);
     CT_CHECK(r == 0, "psx_syscall3(seccomp) returned %ld errno %d", r, errno);
     CT_CHECK(seccomp_filters(ct_gettid()) == 1, "the caller has %ld filters",
              seccomp_filters(ct_gettid()));
