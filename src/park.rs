@@ -127,7 +127,6 @@ pub enum Interrupted {
 #[cfg(target_arch = "x86_64")]
 mod arch {
     use super::*;
-    use core::sync::atomic::AtomicU8;
 
     // The park's system call, alone, so that its `syscall` instruction has a
     // known address (`psx_rs_park_insn`): a nested handler recognises its
@@ -289,7 +288,7 @@ mod arch {
     /// kernel use protection keys. Runs in a signal handler: two
     /// instructions around `f`.
     fn with_code_readable<T>(f: impl FnOnce() -> T) -> T {
-        if PKEYS.load(Ordering::Relaxed) != YES {
+        if !PKEYS.load(Ordering::Relaxed) {
             return f();
         }
         let saved: u32;
@@ -311,21 +310,17 @@ mod arch {
         result
     }
 
-    const UNKNOWN: u8 = 0;
-    const NO: u8 = 1;
-    const YES: u8 = 2;
-    static PKEYS: AtomicU8 = AtomicU8::new(UNKNOWN);
+    /// Whether protection keys are on (set once at load, before the
+    /// handler is installed).
+    static PKEYS: AtomicBool = AtomicBool::new(false);
 
-    /// Finds out once whether protection keys are on (CPUID leaf 7, ECX bit
-    /// 4, OSPKE). Never runs in a handler (CPUID may trap to a hypervisor).
+    /// Finds out whether protection keys are on (CPUID leaf 7, ECX bit 4,
+    /// OSPKE). Never runs in a handler (CPUID may trap to a hypervisor).
     pub fn init() {
-        if PKEYS.load(Ordering::Relaxed) != UNKNOWN {
-            return;
-        }
         let max = core::arch::x86_64::__cpuid(0).eax;
         // Leaf 7 exists when the maximum leaf is at least 7.
         let on = max >= 7 && core::arch::x86_64::__cpuid_count(7, 0).ecx & (1 << 4) != 0;
-        PKEYS.store(if on { YES } else { NO }, Ordering::Relaxed);
+        PKEYS.store(on, Ordering::Relaxed);
     }
 }
 
@@ -409,16 +404,10 @@ pub fn before_broadcast(nr: c_long, args: &[c_long; 6]) {
     if installs_filter {
         FILTERED.store(true, Ordering::Relaxed);
     }
-    if !CANCEL_HANDLER.load(Ordering::Relaxed) {
-        let mut cancel = sys::KernelSigaction {
-            handler: 0,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
-        let installed = sys::rt_sigaction(SIGCANCEL, None, Some(&mut cancel)).is_ok()
-            && cancel.handler != libc::SIG_DFL
-            && cancel.handler != libc::SIG_IGN;
+    // Only where it decides how to park: parks are always cancellable with
+    // glibc that cancels by `rip`, and a handler once seen stays.
+    if !PC_CANCELLATION.load(Ordering::Relaxed) && !CANCEL_HANDLER.load(Ordering::Relaxed) {
+        let installed = sys::current_action(SIGCANCEL).is_ok_and(|a| a.runs_handler());
         CANCEL_HANDLER.store(installed, Ordering::Relaxed);
     }
 }

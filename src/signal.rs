@@ -67,13 +67,7 @@ type HandlerFn = unsafe extern "C" fn(c_int);
 /// process's first `pthread_create()`, after our load-time installation,
 /// and applications may install theirs at any time. Never runs in a handler.
 pub fn ensure_installed() -> Result<bool, c_int> {
-    let mut current = KernelSigaction {
-        handler: 0,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    sys::rt_sigaction(SIGNAL, None, Some(&mut current))?;
+    let current = sys::current_action(SIGNAL)?;
     if current.handler == handler as *const () as usize {
         return Ok(false);
     }
@@ -92,7 +86,7 @@ pub fn ensure_installed() -> Result<bool, c_int> {
 
 fn remember_previous(action: &KernelSigaction) {
     let word = match action.handler {
-        h if h == libc::SIG_DFL || h == libc::SIG_IGN => 0,
+        _ if !action.runs_handler() => 0,
         h if action.flags & libc::SA_SIGINFO as u64 != 0 => h | SIGINFO_BIT,
         h => h,
     };

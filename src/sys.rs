@@ -194,6 +194,13 @@ pub struct KernelSigaction {
     pub mask: u64,
 }
 
+impl KernelSigaction {
+    /// Whether this action runs a handler (not `SIG_DFL`, not `SIG_IGN`).
+    pub fn runs_handler(&self) -> bool {
+        self.handler != libc::SIG_DFL && self.handler != libc::SIG_IGN
+    }
+}
+
 /// `SA_RESTORER`: not in libc's constants for every target.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub const SA_RESTORER: u64 = 0x0400_0000;
@@ -224,6 +231,17 @@ pub fn unblock_signal(sig: c_int) -> Result<(), c_int> {
         8
     )
     .map(drop)
+}
+
+/// The action installed for `sig` (`rt_sigaction(sig, NULL, &old)`).
+pub fn current_action(sig: c_int) -> Result<KernelSigaction, c_int> {
+    let mut current = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    rt_sigaction(sig, None, Some(&mut current)).map(|()| current)
 }
 
 /// `openat(dirfd, path, flags)`; `path` is NUL-terminated. Always adds
