@@ -201,6 +201,7 @@ unsafe extern "C" fn trampoline(data: *mut c_void) -> *mut c_void {
     unsafe { start(arg) }
 }
 
+/// Finds the real `pthread_create` (see the module doc), caching it.
 fn real_pthread_create() -> Option<CreateFn> {
     let mut addr = REAL.load(Ordering::Acquire);
     if addr == 0 {
