@@ -252,6 +252,99 @@ static void *idle_main(void *arg)
     return NULL;
 }
 
+/* The call a thread parked in a process without a SIGCANCEL handler sleeps
+ * in: futex_waitv with glibc before 2.39; from 2.39 psx parks every thread
+ * in a timed plain futex wait (see src/park.rs on pthread_cancel). */
+static long park_call(void)
+{
+    unsigned major = 0, minor = 0;
+    if (sscanf(gnu_get_libc_version(), "%u.%u", &major, &minor) == 2 &&
+        major == 2 && minor < 39) {
+        return SYS_futex_waitv;
+    }
+    return SYS_futex;
+}
+
+/* Starts n cond_wait threads (w zeroed; every third one made around the
+ * wrapper) and waits until they sleep on g_cv; fills sw with their sleep
+ * counts. */
+static void start_idlers(struct idler *w, int n, long *sw)
+{
+    for (int i = 0; i < n; i++) {
+        CT_CHECK(ct_thread(&w[i].th, idle_main, &w[i], i % 3 == 1, 0) == 0,
+                 "thread");
+    }
+    for (int i = 0; i < n; i++) {
+        pid_t t = wait_tid(&w[i].tid);
+        sw[i] = wait_in_futex(t, &g_cv, &g_cv + 1, 0, 2000,
+                              "waiting in pthread_cond_wait", NULL);
+    }
+}
+
+/* k counting broadcasts. After each, every idler must be asleep on g_cv
+ * again, in the system call nr, before the next one: back-to-back
+ * broadcasts would hide a second wake-up (a held thread released while the
+ * next broadcast's signal is already pending takes it without sleeping). */
+static void broadcasts_then_asleep(struct idler *w, int n, long *sw, int k,
+                                   long nr, const char *what)
+{
+    for (int c = 0; c < k; c++) {
+        count_broadcast(what);
+        for (int i = 0; i < n; i++) {
+            struct sc s;
+            sw[i] = wait_in_futex(w[i].tid, &g_cv, &g_cv + 1, sw[i] + 1, 1000,
+                                  what, NULL);
+            CT_CHECK(!PARKS || (read_syscall(w[i].tid, &s) == 0 && s.nr == nr),
+                     "%s: thread %d sleeps in system call %ld, want %ld",
+                     what, (int)w[i].tid, s.nr, nr);
+        }
+    }
+}
+
+/* Parked threads sleep once per broadcast; holding made two. */
+static void require_parked_sleeps(const struct idler *w, int n,
+                                  const long *sw0, const long *sw, int calls)
+{
+    for (int i = 0; i < n && PARKS; i++) {
+        long d = sw[i] - sw0[i];
+        CT_CHECK(2 * d < 3 * calls,
+                 "thread %d slept %ld times for %d broadcasts (>= 1.5 per "
+                 "broadcast): it was woken by the release, not parked",
+                 (int)w[i].tid, d, calls);
+    }
+}
+
+/* The caller and every idler ran the counting call exactly calls times. */
+static void require_counts(const struct idler *w, int n, long calls)
+{
+    static struct ct_counts want;
+    want.n = 0;
+    ct_counts_expect(&want, ct_gettid(), calls, calls);
+    for (int i = 0; i < n; i++) {
+        ct_counts_expect(&want, w[i].tid, calls, calls);
+    }
+    ct_require_threads(0, "every thread ran every counting call exactly once",
+                       ct_pred_counts, &want, 1 + n);
+}
+
+/* Wakes the idlers through the condition variable; each must return from
+ * pthread_cond_wait within 2 s; joins them. */
+static void wake_idlers(struct idler *w, int n)
+{
+    long t0 = ct_now_ms();
+    pthread_mutex_lock(&g_mu);
+    g_go = 1;
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    for (int i = 0; i < n; i++) {
+        long left = t0 + 2000 - ct_now_ms();
+        CT_CHECK(wait_flag(&w[i].exited, left > 0 ? left : 0),
+                 "thread %d did not return from pthread_cond_wait within 2 s "
+                 "of pthread_cond_broadcast", (int)w[i].tid);
+        pthread_join(w[i].th, NULL);
+    }
+}
+
 static int case_idle_cond(int argc, char **argv)
 {
     (void)argc;
@@ -260,67 +353,23 @@ static int case_idle_cond(int argc, char **argv)
     ct_count_fd();
     static struct idler w[IDLE_N];
     long sw0[IDLE_N], sw1[IDLE_N];
-    for (int i = 0; i < IDLE_N; i++) {
-        CT_CHECK(ct_thread(&w[i].th, idle_main, &w[i], i % 3 == 1, 0) == 0,
-                 "thread");
-    }
-    for (int i = 0; i < IDLE_N; i++) {
-        pid_t t = wait_tid(&w[i].tid);
-        sw0[i] = wait_in_futex(t, &g_cv, &g_cv + 1, 0, 2000,
-                               "waiting in pthread_cond_wait", NULL);
-    }
-    /* After each broadcast, every waiter must be asleep on the condition
-     * variable again before the next one: back-to-back broadcasts would
-     * hide a second wake-up (a held thread released while the next
-     * broadcast's signal is already pending takes it without sleeping). */
-    for (int i = 0; i < IDLE_N; i++) {
-        sw1[i] = sw0[i];
-    }
-    for (int k = 0; k < IDLE_CALLS; k++) {
-        count_broadcast("idle-cond");
-        for (int i = 0; i < IDLE_N; i++) {
-            sw1[i] = wait_in_futex(w[i].tid, &g_cv, &g_cv + 1, sw1[i] + 1,
-                                   1000, "asleep again after a broadcast",
-                                   NULL);
-        }
-    }
-    static struct ct_counts want;
-    ct_counts_expect(&want, ct_gettid(), IDLE_CALLS, IDLE_CALLS);
+    start_idlers(w, IDLE_N, sw0);
+    memcpy(sw1, sw0, sizeof(sw1));
+    broadcasts_then_asleep(w, IDLE_N, sw1, IDLE_CALLS, park_call(),
+                           "idle-cond: asleep again after a broadcast");
     long min = 1L << 30, max = 0;
     for (int i = 0; i < IDLE_N; i++) {
         long d = sw1[i] - sw0[i];
         min = d < min ? d : min;
         max = d > max ? d : max;
-        ct_counts_expect(&want, w[i].tid, IDLE_CALLS, IDLE_CALLS);
     }
     ct_log("%d cond_wait threads, %d broadcasts: %ld..%ld voluntary context "
            "switches per thread (parked: %d; holding makes %d)%s",
            IDLE_N, IDLE_CALLS, min, max, IDLE_CALLS, 2 * IDLE_CALLS,
            PARKS ? "" : "; not x86_64: psx holds here, not checked");
-    ct_require_threads(0, "every waiter ran every broadcast exactly once",
-                       ct_pred_counts, &want, 1 + IDLE_N);
-    for (int i = 0; i < IDLE_N && PARKS; i++) {
-        long d = sw1[i] - sw0[i];
-        CT_CHECK(2 * d < 3 * IDLE_CALLS,
-                 "thread %d slept %ld times for %d broadcasts (>= 1.5 per "
-                 "broadcast): it was woken by the release, not parked",
-                 (int)w[i].tid, d, IDLE_CALLS);
-    }
-    long t0 = ct_now_ms();
-    pthread_mutex_lock(&g_mu);
-    g_go = 1;
-    pthread_cond_broadcast(&g_cv);
-    pthread_mutex_unlock(&g_mu);
-    for (int i = 0; i < IDLE_N; i++) {
-        long left = t0 + 2000 - ct_now_ms();
-        CT_CHECK(wait_flag(&w[i].exited, left > 0 ? left : 0),
-                 "waiter %d (thread %d) did not return from "
-                 "pthread_cond_wait within 2 s of pthread_cond_broadcast",
-                 i, (int)w[i].tid);
-    }
-    for (int i = 0; i < IDLE_N; i++) {
-        pthread_join(w[i].th, NULL);
-    }
+    require_counts(w, IDLE_N, IDLE_CALLS);
+    require_parked_sleeps(w, IDLE_N, sw0, sw1, IDLE_CALLS);
+    wake_idlers(w, IDLE_N);
     return 0;
 }
 
@@ -508,6 +557,20 @@ static void *cancel_waiter(void *arg)
     return arg;
 }
 
+/* Joins th, which was just cancelled: it must end within 2 s, cancelled. */
+static void join_cancelled(pthread_t th, pid_t t)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    void *ret = NULL;
+    int r = pthread_timedjoin_np(th, &ret, &until);
+    CT_CHECK(r == 0, "pthread_timedjoin_np: %s: the cancelled thread %d did "
+             "not end within 2 s", strerror(r), (int)t);
+    CT_CHECK(ret == PTHREAD_CANCELED, "the thread %d returned %p, not "
+             "PTHREAD_CANCELED", (int)t, ret);
+}
+
 static int case_cancel_parked(int argc, char **argv)
 {
     (void)argc;
@@ -528,18 +591,10 @@ static int case_cancel_parked(int argc, char **argv)
                   NULL);
     long t0 = ct_now_ms();
     CT_CHECK(pthread_cancel(th) == 0, "pthread_cancel");
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 2;
-    void *ret = NULL;
-    int r = pthread_timedjoin_np(th, &ret, &until);
-    CT_CHECK(r == 0, "pthread_timedjoin_np: %s: the cancelled thread %d did "
-             "not end within 2 s", strerror(r), (int)t);
-    CT_CHECK(ret == PTHREAD_CANCELED, "the thread returned %p, not "
-             "PTHREAD_CANCELED", ret);
+    join_cancelled(th, t);
     CT_CHECK(g_cleanup_tid == t, "the cleanup handler did not run on the "
              "cancelled thread (ran on %d)", (int)g_cleanup_tid);
-    r = pthread_mutex_trylock(&g_mu);
+    int r = pthread_mutex_trylock(&g_mu);
     CT_CHECK(r == 0, "the mutex is not free after the cleanup: %s",
              strerror(r));
     pthread_mutex_unlock(&g_mu);
@@ -870,7 +925,7 @@ static int case_exec_only_code(int argc, char **argv)
 }
 #endif
 
-/* ----------------------------- 8-9. seccomp: seccomp-broadcast, waitv-refused */
+/* ------------------- 8-9. seccomp: seccomp-broadcast, waitv-refused */
 
 /*
  * Parked threads wait in futex_waitv, a call glibc 2.36 never makes, so a
@@ -912,68 +967,6 @@ static long seccomp_filters(pid_t tid)
     return strtol(v, NULL, 10);
 }
 
-/* Starts SC_N cond_wait threads (w must be zeroed) and waits until they
- * sleep on g_cv; returns nothing, fills sw with their sleep counts. */
-static void start_sleepers(struct idler *w, long *sw)
-{
-    for (int i = 0; i < SC_N; i++) {
-        CT_CHECK(ct_thread(&w[i].th, idle_main, &w[i], i % 2, 0) == 0,
-                 "thread");
-    }
-    for (int i = 0; i < SC_N; i++) {
-        pid_t t = wait_tid(&w[i].tid);
-        sw[i] = wait_in_futex(t, &g_cv, &g_cv + 1, 0, 2000,
-                              "waiting in pthread_cond_wait", NULL);
-    }
-}
-
-/* k counting broadcasts; after each, every sleeper is asleep again on g_cv
- * in the system call nr (futex or futex_waitv). */
-static void broadcasts_then_asleep(struct idler *w, long *sw, int k, long nr,
-                                   const char *what)
-{
-    for (int c = 0; c < k; c++) {
-        count_broadcast(what);
-        for (int i = 0; i < SC_N; i++) {
-            struct sc s;
-            sw[i] = wait_in_futex(w[i].tid, &g_cv, &g_cv + 1, sw[i] + 1, 1000,
-                                  what, NULL);
-            CT_CHECK(!PARKS || (read_syscall(w[i].tid, &s) == 0 && s.nr == nr),
-                     "%s: thread %d sleeps in system call %ld, want %ld",
-                     what, (int)w[i].tid, s.nr, nr);
-        }
-    }
-}
-
-static void wake_sleepers(struct idler *w)
-{
-    long t0 = ct_now_ms();
-    pthread_mutex_lock(&g_mu);
-    g_go = 1;
-    pthread_cond_broadcast(&g_cv);
-    pthread_mutex_unlock(&g_mu);
-    for (int i = 0; i < SC_N; i++) {
-        long left = t0 + 2000 - ct_now_ms();
-        CT_CHECK(wait_flag(&w[i].exited, left > 0 ? left : 0),
-                 "thread %d did not return from pthread_cond_wait within 2 s "
-                 "of pthread_cond_broadcast", (int)w[i].tid);
-        pthread_join(w[i].th, NULL);
-    }
-}
-
-/* The call a thread parked in a process without a SIGCANCEL handler sleeps
- * in: futex_waitv with glibc before 2.39; from 2.39 psx parks every thread
- * in a timed plain futex wait (see src/park.rs on pthread_cancel). */
-static long park_call(void)
-{
-    unsigned major = 0, minor = 0;
-    if (sscanf(gnu_get_libc_version(), "%u.%u", &major, &minor) == 2 &&
-        major == 2 && minor < 39) {
-        return SYS_futex_waitv;
-    }
-    return SYS_futex;
-}
-
 static int case_seccomp_broadcast(int argc, char **argv)
 {
     (void)argc;
@@ -983,11 +976,12 @@ static int case_seccomp_broadcast(int argc, char **argv)
     ct_count_fd();
     static struct idler w[SC_N];
     long sw[SC_N];
-    start_sleepers(w, sw);
-    broadcasts_then_asleep(w, sw, 2, park_call(), "parked, no filter");
+    start_idlers(w, SC_N, sw);
+    broadcasts_then_asleep(w, SC_N, sw, 2, park_call(), "parked, no filter");
     g_filter[2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
                                                SECCOMP_RET_KILL_PROCESS);
-    long r = psx_syscall3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&g_prog);
+    long r = psx_syscall3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
+                          (long)&g_prog);
     CT_CHECK(r == 0, "psx_syscall3(seccomp) returned %ld errno %d", r, errno);
     CT_CHECK(seccomp_filters(ct_gettid()) == 1, "the caller has %ld filters",
              seccomp_filters(ct_gettid()));
@@ -996,16 +990,10 @@ static int case_seccomp_broadcast(int argc, char **argv)
                  "thread %d has %ld seccomp filters after the broadcast, "
                  "want 1", (int)w[i].tid, seccomp_filters(w[i].tid));
     }
-    broadcasts_then_asleep(w, sw, 5, SYS_futex,
+    broadcasts_then_asleep(w, SC_N, sw, 5, SYS_futex,
                            "after a filter refusing futex_waitv");
-    static struct ct_counts want;
-    ct_counts_expect(&want, ct_gettid(), 7, 7);
-    for (int i = 0; i < SC_N; i++) {
-        ct_counts_expect(&want, w[i].tid, 7, 7);
-    }
-    ct_require_threads(0, "every thread ran every counting call once",
-                       ct_pred_counts, &want, 1 + SC_N);
-    wake_sleepers(w);
+    require_counts(w, SC_N, 7);
+    wake_idlers(w, SC_N);
     return 0;
 }
 
@@ -1022,20 +1010,12 @@ static int case_waitv_refused(int argc, char **argv)
              "seccomp: %s", strerror(errno));
     static struct idler w[SC_N];
     long sw0[SC_N], sw[SC_N];
-    start_sleepers(w, sw0);
+    start_idlers(w, SC_N, sw0);
     memcpy(sw, sw0, sizeof(sw));
-    broadcasts_then_asleep(w, sw, 10, SYS_futex, "futex_waitv refused");
-    static struct ct_counts want;
-    ct_counts_expect(&want, ct_gettid(), 10, 10);
-    for (int i = 0; i < SC_N; i++) {
-        ct_counts_expect(&want, w[i].tid, 10, 10);
-        CT_CHECK(!PARKS || 2 * (sw[i] - sw0[i]) < 3 * 10,
-                 "thread %d slept %ld times for 10 broadcasts: not parked",
-                 (int)w[i].tid, sw[i] - sw0[i]);
-    }
-    ct_require_threads(0, "every thread ran every counting call once",
-                       ct_pred_counts, &want, 1 + SC_N);
-    wake_sleepers(w);
+    broadcasts_then_asleep(w, SC_N, sw, 10, SYS_futex, "futex_waitv refused");
+    require_counts(w, SC_N, 10);
+    require_parked_sleeps(w, SC_N, sw0, sw, 10);
+    wake_idlers(w, SC_N);
     return 0;
 }
 
@@ -1071,38 +1051,24 @@ static int case_cancel_handler_installed(int argc, char **argv)
              ct_field_hex(st, "SigCgt"));
     static struct idler w[SC_N];
     long sw0[SC_N], sw[SC_N];
-    start_sleepers(w, sw0);
+    start_idlers(w, SC_N, sw0);
     memcpy(sw, sw0, sizeof(sw));
-    broadcasts_then_asleep(w, sw, 10, SYS_futex, "SIGCANCEL handler installed");
-    for (int i = 0; i < SC_N; i++) {
-        CT_CHECK(!PARKS || 2 * (sw[i] - sw0[i]) < 3 * 10,
-                 "thread %d slept %ld times for 10 broadcasts: not parked",
-                 (int)w[i].tid, sw[i] - sw0[i]);
-    }
+    broadcasts_then_asleep(w, SC_N, sw, 10, SYS_futex,
+                           "SIGCANCEL handler installed");
+    require_parked_sleeps(w, SC_N, sw0, sw, 10);
     pthread_t th;
     CT_CHECK(ct_thread(&th, cancel_waiter, NULL, 0, 0) == 0, "thread");
     pid_t t = wait_tid(&g_tid);
     long s0 = wait_in_futex(t, &g_cv, &g_cv + 1, 0, 2000, "pthread_cond_wait",
                             NULL);
-    broadcasts_then_asleep(w, sw, 1, SYS_futex, "with a thread to cancel");
+    broadcasts_then_asleep(w, SC_N, sw, 1, SYS_futex,
+                           "with a thread to cancel");
     require_count(t, 1, "one broadcast while in pthread_cond_wait");
     wait_in_futex(t, &g_cv, &g_cv + 1, s0 + 1, 1000, "asleep after it", NULL);
     CT_CHECK(pthread_cancel(th) == 0, "pthread_cancel");
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 2;
-    void *ret = NULL;
-    int r = pthread_timedjoin_np(th, &ret, &until);
-    CT_CHECK(r == 0 && ret == PTHREAD_CANCELED, "the parked thread %d was "
-             "not cancelled within 2 s (%s, %p)", (int)t, strerror(r), ret);
-    static struct ct_counts want;
-    ct_counts_expect(&want, ct_gettid(), 11, 11);
-    for (int i = 0; i < SC_N; i++) {
-        ct_counts_expect(&want, w[i].tid, 11, 11);
-    }
-    ct_require_threads(0, "every thread ran every counting call once",
-                       ct_pred_counts, &want, 1 + SC_N);
-    wake_sleepers(w);
+    join_cancelled(th, t);
+    require_counts(w, SC_N, 11);
+    wake_idlers(w, SC_N);
     return 0;
 }
 
