@@ -274,6 +274,25 @@ int ct_read_task_file(pid_t pid, pid_t tid, const char *file, char *buf,
     return (int)got;
 }
 
+int ct_read_syscall(pid_t pid, pid_t tid, struct ct_syscall *out)
+{
+    char buf[256];
+    if (ct_read_task_file(pid, tid, "syscall", buf, sizeof(buf)) <= 0) {
+        return -1;
+    }
+    if (buf[0] < '0' || buf[0] > '9') {
+        return -1; /* "running", or "-1 sp pc" */
+    }
+    char *p = buf;
+    out->nr = strtol(p, &p, 10);
+    for (int i = 0; i < 6; i++) {
+        out->arg[i] = strtoul(p, &p, 0);
+    }
+    out->sp = strtoul(p, &p, 0);
+    out->pc = strtoul(p, &p, 0);
+    return 0;
+}
+
 int ct_read_status(pid_t pid, pid_t tid, char *buf, size_t size)
 {
     return ct_read_task_file(pid, tid, "status", buf, size) > 0 ? 0 : -1;

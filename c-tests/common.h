@@ -72,6 +72,16 @@ int ct_read_status(pid_t pid, pid_t tid, char *buf, size_t size);
 /* Reads /proc/<pid>/task/<tid>/<file>; returns bytes or -1. */
 int ct_read_task_file(pid_t pid, pid_t tid, const char *file, char *buf,
                       size_t size);
+/* What /proc/<pid>/task/<tid>/syscall shows: the system call a sleeping
+ * thread is in, with its arguments and the user stack pointer and pc. */
+struct ct_syscall {
+    long nr;
+    unsigned long arg[6];
+    unsigned long sp, pc;
+};
+/* 0 when the thread is blocked in a system call (*out filled in), -1 when
+ * it is running, gone, or not in a system call. */
+int ct_read_syscall(pid_t pid, pid_t tid, struct ct_syscall *out);
 /* Copies the value of "Field:\tvalue" (trimmed) from a status text. */
 int ct_field(const char *status, const char *field, char *out, size_t size);
 /* Value of a hexadecimal field (CapEff, SigBlk, ...); ~0ULL if absent. */

@@ -50,17 +50,11 @@ static void *sigwaiter(void *arg)
     return NULL;
 }
 
-/* Whether the thread sleeps in rt_sigtimedwait (128), from
- * /proc/self/task/<tid>/syscall (its first field is the call number). */
+/* Whether the thread sleeps in rt_sigtimedwait. */
 static int in_sigtimedwait(pid_t tid)
 {
-    char sc[256];
-    int n = ct_read_task_file(0, tid, "syscall", sc, sizeof(sc) - 1);
-    if (n <= 0) {
-        return 0;
-    }
-    sc[n] = 0;
-    return strtol(sc, NULL, 10) == SYS_rt_sigtimedwait;
+    struct ct_syscall s;
+    return ct_read_syscall(0, tid, &s) == 0 && s.nr == SYS_rt_sigtimedwait;
 }
 
 static int mask_full(const char *status)

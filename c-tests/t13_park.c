@@ -72,35 +72,6 @@
 #define PARKS 0
 #endif
 
-/* What /proc/self/task/<tid>/syscall shows: the system call a sleeping
- * thread is in, with its arguments and the user pc. */
-struct sc {
-    long nr;
-    unsigned long arg[6];
-    unsigned long sp, pc;
-};
-
-/* 0 when the thread is blocked in a system call (filled in), -1 when it is
- * running, gone, or not in a system call. */
-static int read_syscall(pid_t tid, struct sc *out)
-{
-    char buf[256];
-    if (ct_read_task_file(0, tid, "syscall", buf, sizeof(buf)) <= 0) {
-        return -1;
-    }
-    if (buf[0] < '0' || buf[0] > '9') {
-        return -1; /* "running", or "-1 sp pc" */
-    }
-    char *p = buf;
-    out->nr = strtol(p, &p, 10);
-    for (int i = 0; i < 6; i++) {
-        out->arg[i] = strtoul(p, &p, 0);
-    }
-    out->sp = strtoul(p, &p, 0);
-    out->pc = strtoul(p, &p, 0);
-    return 0;
-}
-
 static long vcsw(pid_t tid)
 {
     char st[4096], v[32];
@@ -125,7 +96,8 @@ struct waitv {
  * or futex_waitv(list, n, ...) with the word in its list (a park may wait
  * on the application's word and a word of psx's at once). The list is
  * read with process_vm_readv, which fails cleanly if it is gone. */
-static int waits_on(const struct sc *s, const void *lo, const void *hi)
+static int waits_on(const struct ct_syscall *s, const void *lo,
+                    const void *hi)
 {
     unsigned long l = (unsigned long)lo, h = (unsigned long)hi;
     if (s->nr == SYS_futex) {
@@ -162,11 +134,11 @@ static long wait_in_futex(pid_t tid, const void *lo, const void *hi,
                           unsigned long *pc)
 {
     long deadline = ct_now_ms() + timeout_ms;
-    struct sc s = {0};
+    struct ct_syscall s = {0};
     long sw = -1;
     for (;;) {
         long before = vcsw(tid);
-        int on = read_syscall(tid, &s) == 0 && waits_on(&s, lo, hi);
+        int on = ct_read_syscall(0, tid, &s) == 0 && waits_on(&s, lo, hi);
         sw = vcsw(tid);
         if (on && sw == before && sw >= min_sw) {
             if (pc) {
@@ -291,10 +263,11 @@ static void broadcasts_then_asleep(struct idler *w, int n, long *sw, int k,
     for (int c = 0; c < k; c++) {
         count_broadcast(what);
         for (int i = 0; i < n; i++) {
-            struct sc s;
+            struct ct_syscall s = {0};
             sw[i] = wait_in_futex(w[i].tid, &g_cv, &g_cv + 1, sw[i] + 1, 1000,
                                   what, NULL);
-            CT_CHECK(!PARKS || (read_syscall(w[i].tid, &s) == 0 && s.nr == nr),
+            CT_CHECK(!PARKS || (ct_read_syscall(0, w[i].tid, &s) == 0 &&
+                                s.nr == nr),
                      "%s: thread %d sleeps in system call %ld, want %ld",
                      what, (int)w[i].tid, s.nr, nr);
         }
