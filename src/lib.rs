@@ -25,7 +25,6 @@ pub mod ffi;
 mod broadcast;
 mod fork;
 mod lock;
-mod park;
 mod registry;
 mod report;
 mod sensitivity;
@@ -62,7 +61,7 @@ const RUNNING: u32 = 1;
 const READY: u32 = 2;
 static INIT: AtomicU32 = AtomicU32::new(UNINIT);
 
-/// One-time set-up: our `/proc` descriptor, parking's checks, the signal
+/// One-time set-up: our `/proc` descriptor, the signal
 /// handler, the registry key and the fork handler. Idempotent; later
 /// callers wait on a futex for the first to finish.
 pub(crate) fn ensure_init() {
@@ -74,8 +73,6 @@ pub(crate) fn ensure_init() {
         .is_ok()
     {
         let _ = threads::open_proc_root();
-        // Before the handler exists: it reads what this finds out.
-        park::init();
         let _ = signal::ensure_installed();
         wrap::init();
         fork::init();

@@ -38,7 +38,6 @@ use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::broadcast;
-use crate::park;
 use crate::sys::{self, KernelSigaction};
 
 /// The signal psx uses: glibc's `SIGSETXID`.
@@ -46,6 +45,21 @@ pub const SIGNAL: c_int = 33;
 
 /// `si_uid` of psx's signals: "PSX!" in ASCII.
 pub const MAGIC: u32 = 0x5053_5821;
+
+/// Every signal is blocked while our handler runs (the kernel leaves
+/// `SIGKILL` and `SIGSTOP` out by itself). Nothing can then run on top of
+/// the handler and leave it early: no `pthread_cancel()` acting in it
+/// (glibc's `SIGCANCEL`, 32, is blocked like any other), no handler of
+/// another signal calling `pthread_exit()` or `siglongjmp()`. A thread that
+/// has run the call therefore stays in the handler until the release (the
+/// end argument in `broadcast` rests on this), and a signal that arrives
+/// meanwhile is delivered right after the handler returns, at the
+/// application's own instruction, as if psx had never been there: glibc
+/// 2.41's `SIGCANCEL` handler then finds the thread inside its cancellable
+/// system call bridge and acts, where on top of our handler it would only
+/// have marked the thread. Raw `rt_sigaction` takes signals 32 and 33,
+/// which glibc's `sigfillset` would leave out.
+const HANDLER_MASK: u64 = !0;
 
 /// Written into `si_errno` while a foreign signal is passed on, so that a
 /// previous handler that passes it back to us (ours -> theirs -> ours) ends
@@ -79,7 +93,7 @@ pub fn ensure_installed() -> Result<bool, c_int> {
         // stacks and gives each thread an alternate signal stack for handlers.
         flags: (libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK) as u64 | restorer_flag(),
         restorer: restorer(),
-        mask: 0,
+        mask: HANDLER_MASK,
     };
     sys::rt_sigaction(SIGNAL, Some(&ours), None).map(|()| true)
 }
@@ -101,10 +115,8 @@ fn remember_previous(action: &KernelSigaction) {
 unsafe extern "C" fn handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let info_ref = unsafe { &mut *info };
-    // Whoever sent it, a signal 33 handler lets an interrupted wait restart.
-    park::absorb_interruption(ctx);
     if let Some(value) = ours(info_ref) {
-        broadcast::on_signal(value, ctx);
+        broadcast::on_signal(value);
         return;
     }
     if info_ref.si_errno == CHAIN_MARK {

@@ -15,7 +15,7 @@
 //! SENT are compare-and-swaps, so exactly one side wins and the pending count
 //! is decremented exactly once per slot.
 
-use core::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 use crate::sys;
 
@@ -213,36 +213,6 @@ impl Table {
         self.sorted = 0;
         self.known_pid = 0;
     }
-}
-
-/// How many slots, from the first, are sorted by tid for handlers to search
-/// ([`find`]); 0 except while the broadcaster wakes parked threads.
-static SEARCHABLE: AtomicUsize = AtomicUsize::new(0);
-
-/// Lets handlers search the first `len` slots of the current table (0:
-/// none). Only while they are sorted and not moving.
-pub fn publish_sorted(len: usize) {
-    SEARCHABLE.store(len, Ordering::Release);
-}
-
-/// Finds the slot of thread `tid` in the searchable part of the table.
-/// Runs in a signal handler: atomic loads only. A search racing with the
-/// broadcaster rearranging slots may miss or land on a wrong slot; callers
-/// check the slot's tid and state with a compare-and-swap, and no slot is
-/// SENT while slots move.
-pub fn find(tid: i32) -> Option<&'static Slot> {
-    let len = SEARCHABLE.load(Ordering::Acquire);
-    let map = CURRENT.load(Ordering::Acquire);
-    if len == 0 || map.is_null() {
-        return None;
-    }
-    let len = len.min(capacity(map));
-    // SAFETY: len <= cap; table mappings are never unmapped (module doc).
-    let slots = unsafe { core::slice::from_raw_parts(slots_of(map), len) };
-    let index = slots
-        .binary_search_by_key(&tid, |s| s.tid.load(Ordering::Relaxed))
-        .ok()?;
-    Some(&slots[index])
 }
 
 /// Finds slot `i` of the current table for a handler.

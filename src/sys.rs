@@ -160,12 +160,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) {
 /// `futex(word, FUTEX_WAKE_PRIVATE, count)`: wakes up to `count` waiters.
 /// Runs in signal handlers: one system call.
 pub fn futex_wake(word: &AtomicU32, count: c_int) {
-    let _ = futex_wake_count(word, count);
-}
-
-/// [`futex_wake`], returning how many waiters it woke.
-pub fn futex_wake_count(word: &AtomicU32, count: c_int) -> u32 {
-    call!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, count).map_or(0, |n| n as u32)
+    let _ = call!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, count);
 }
 
 /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds, by system call (not the
@@ -216,21 +211,6 @@ pub fn rt_sigaction(
     let new = new.map_or(core::ptr::null(), |n| n as *const KernelSigaction);
     let old = old.map_or(core::ptr::null_mut(), |o| o as *mut KernelSigaction);
     call!(libc::SYS_rt_sigaction, sig, new, old, 8).map(drop)
-}
-
-/// `rt_sigprocmask(SIG_UNBLOCK, {sig})`: lets `sig` reach the calling
-/// thread (from inside that signal's own handler, which blocks it).
-/// Runs in signal handlers: one system call.
-pub fn unblock_signal(sig: c_int) -> Result<(), c_int> {
-    let set: u64 = 1 << (sig - 1);
-    call!(
-        libc::SYS_rt_sigprocmask,
-        libc::SIG_UNBLOCK,
-        &set as *const u64,
-        0,
-        8
-    )
-    .map(drop)
 }
 
 /// The action installed for `sig` (`rt_sigaction(sig, NULL, &old)`).
