@@ -139,50 +139,23 @@
 //!   thread until the release; glibc's broadcaster waits, but we never wait
 //!   for glibc, so both finish.
 //!
-//! # Orderings
-//! - The call's number and arguments are written before [`GENERATION`] is
-//!   published with `Release`; handlers load it with `Acquire`, so they see
-//!   the call that belongs to the generation in their `si_value`. (The
-//!   signal itself is also a barrier in practice, but the kernel does not
-//!   promise one.)
-//! - A slot's tid is written before its state becomes SENT (`Release`,
-//!   after [`GENERATION`] was published); the handler loads SENT with
-//!   `Acquire` before it compares the tid and reads the generation, so a late
-//!   duplicate signal cannot take a slot given to another thread.
-//! - A slot's result is stored before its state becomes DONE (`Release`);
-//!   the broadcaster reads states with `Acquire` before results.
-//! - [`PENDING`] uses `AcqRel`: the last decrement must see every earlier
-//!   DONE, and the broadcaster's `Acquire` load of zero must see them all.
-//! - [`RELEASED`] is stored with `Release` after the broadcaster has read
-//!   everything it needs; held threads need no more than `Acquire`.
-//!
-//! `SeqCst` is not used: no decision depends on the order of two different
-//! atomics as seen by a third thread.
 
 use core::ffi::{c_int, c_long};
-use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, Ordering};
 
+use crate::init;
+use crate::install;
 use crate::lock::Mutex;
+use crate::protocol::{self, CALL, GENERATION, PENDING, RELEASED, SENDER_PID, SIGNAL};
 use crate::report::Line;
 use crate::sensitivity;
-use crate::signal;
-use crate::slots::{self, DONE, GONE, RUNNING, SENT, Table};
+use crate::slots::{Slot, State, Table};
 use crate::sys;
 use crate::threads::{self, Finder};
 
 /// Serialises broadcasts and owns the broadcaster's table.
 static BROADCAST: Mutex<Table> = Mutex::new(Table::new());
 
-/// Generation of the current (or last) broadcast.
-static GENERATION: AtomicU32 = AtomicU32::new(0);
-/// Last generation released; held handlers wait for it to reach theirs.
-static RELEASED: AtomicU32 = AtomicU32::new(0);
-/// Slots signalled in this round and not yet done or gone.
-static PENDING: AtomicU32 = AtomicU32::new(0);
-/// The process that sent the current signals (changes in a forked child).
-static SENDER_PID: AtomicI32 = AtomicI32::new(0);
-/// The call being broadcast: number, then six arguments.
-static CALL: [AtomicI64; 7] = [const { AtomicI64::new(0) }; 7];
 /// A main thread seen as a zombie (it left with `pthread_exit()`): it stays
 /// in `/proc/self/task` while the process lives and never answers.
 static ZOMBIE_MAIN: AtomicI32 = AtomicI32::new(0);
@@ -206,9 +179,9 @@ const QUEUE_FULL_WAIT_NS: u64 = 1_000_000;
 /// result, or `Err(errno)` when the caller's call failed (then nothing else
 /// ran) or psx could not install its signal handler (then nothing ran).
 pub fn all_threads(nr: c_long, args: [c_long; 6]) -> Result<c_long, c_int> {
-    crate::ensure_init();
+    init::ensure_init();
     let mut table = BROADCAST.lock();
-    signal::ensure_installed()?;
+    install::ensure_installed()?;
     // SAFETY: the caller of psx vouches for the system call; this is the
     // same call it asked for, on its own thread.
     let mine = unsafe { sys::raw6(nr, args) };
@@ -260,11 +233,7 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     RELEASED.store(generation, Ordering::Release);
     // Only a thread whose slot is DONE can be holding (a process with no
     // other thread saves the system call).
-    if table
-        .slots()
-        .iter()
-        .any(|s| s.state.load(Ordering::Relaxed) == DONE)
-    {
+    if table.slots().iter().any(|s| s.state() == State::Done) {
         sys::futex_wake(&RELEASED, c_int::MAX);
     }
 }
@@ -280,7 +249,7 @@ fn all_accounted_for(table: &Table, me: c_int, pid: c_int) -> bool {
     let done = table
         .slots()
         .iter()
-        .filter(|s| s.state.load(Ordering::Acquire) == DONE)
+        .filter(|s| s.state() == State::Done)
         .count();
     let zombie = usize::from(me != pid && ZOMBIE_MAIN.load(Ordering::Relaxed) == pid);
     count == 1 + done + zombie
@@ -316,28 +285,26 @@ fn mark_sent(table: &Table, first: usize) {
     // Counted first: a handler decrements only after it claimed a SENT slot.
     PENDING.fetch_add((table.len() - first) as u32, Ordering::AcqRel);
     for slot in &table.slots()[first..] {
-        // Release: a handler that sees SENT sees this broadcast's tid and
-        // generation (see `claim`).
-        slot.state.store(SENT, Ordering::Release);
+        slot.send();
     }
 }
 
 /// Queues our signal to every slot from `first` on that is still waiting.
 fn signal_unanswered(table: &Table, first: usize, generation: u32, pid: c_int) {
     for (index, slot) in table.slots().iter().enumerate().skip(first) {
-        if slot.state.load(Ordering::Acquire) == SENT {
+        if slot.state() == State::Sent {
             send(slot, index, generation, pid);
         }
     }
 }
 
 /// Queues our signal for one slot; a thread found gone is marked so.
-fn send(slot: &slots::Slot, index: usize, generation: u32, pid: c_int) {
-    let value = (u64::from(generation) << 32) | index as u64;
-    let info = sys::SigInfo::queued(signal::SIGNAL, pid, signal::MAGIC, value);
-    let tid = slot.tid.load(Ordering::Relaxed);
+fn send(slot: &Slot, index: usize, generation: u32, pid: c_int) {
+    let value = protocol::encode(generation, index);
+    let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);
+    let tid = slot.tid();
     loop {
-        match sys::tgsigqueueinfo(pid, tid, signal::SIGNAL, &info) {
+        match sys::tgsigqueueinfo(pid, tid, SIGNAL, &info) {
             Ok(()) => return,
             Err(libc::ESRCH) => return mark_gone(slot),
             // EAGAIN: the queue of pending signals is full until handlers
@@ -356,7 +323,7 @@ fn send(slot: &slots::Slot, index: usize, generation: u32, pid: c_int) {
 fn resend_pending(table: &Table, first: usize, pid: c_int) {
     let generation = GENERATION.load(Ordering::Relaxed);
     for (index, slot) in table.slots().iter().enumerate().skip(first) {
-        if slot.state.load(Ordering::Acquire) == SENT {
+        if slot.state() == State::Sent {
             send(slot, index, generation, pid);
         }
     }
@@ -381,7 +348,7 @@ fn wait_for_round(table: &Table, first: usize, finder: &mut Option<Finder>, pid:
         // Someone may have replaced our handler since the broadcast began
         // (glibc does at the first pthread_create): the signals it took
         // were lost, so send them again; a slot runs at most once anyway.
-        if signal::ensure_installed() == Ok(true) {
+        if install::ensure_installed() == Ok(true) {
             resend_pending(table, first, pid);
         }
         let finder = finder.get_or_insert_with(Finder::open);
@@ -402,10 +369,10 @@ fn wait_for_round(table: &Table, first: usize, finder: &mut Option<Finder>, pid:
 fn reap_dead(table: &Table, first: usize, finder: &Finder, pid: c_int) -> usize {
     let mut reaped = 0;
     for slot in &table.slots()[first..] {
-        if !matches!(slot.state.load(Ordering::Acquire), SENT | RUNNING) {
+        if !matches!(slot.state(), State::Sent | State::Running) {
             continue;
         }
-        let tid = slot.tid.load(Ordering::Relaxed);
+        let tid = slot.tid();
         let dead = !sys::thread_exists(pid, tid)
             || matches!(finder.state_of(tid), Some(b'Z' | b'X' | b'x'));
         if dead {
@@ -419,23 +386,10 @@ fn reap_dead(table: &Table, first: usize, finder: &Finder, pid: c_int) -> usize 
     reaped
 }
 
-/// SENT or RUNNING -> GONE for a thread found dead, unless its handler got
-/// further first (a thread that is dead cannot move its slot any more, so
-/// the compare-and-swap settles a race with a handler that finished just
-/// before the thread died).
-fn mark_gone(slot: &slots::Slot) {
-    let mut state = slot.state.load(Ordering::Acquire);
-    while matches!(state, SENT | RUNNING) {
-        match slot
-            .state
-            .compare_exchange(state, GONE, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => {
-                PENDING.fetch_sub(1, Ordering::AcqRel);
-                return;
-            }
-            Err(now) => state = now,
-        }
+/// Settles the slot of a thread found dead (see [`Slot::mark_gone`]).
+fn mark_gone(slot: &Slot) {
+    if slot.mark_gone() {
+        PENDING.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -444,12 +398,12 @@ fn report_stuck(table: &Table, first: usize, finder: &Finder) {
     let mut line = Line::new();
     line.text("still waiting after 1s for threads:");
     for slot in &table.slots()[first..] {
-        let what = match slot.state.load(Ordering::Acquire) {
-            SENT => " (not answered, state ",
-            RUNNING => " (running the call, state ",
+        let what = match slot.state() {
+            State::Sent => " (not answered, state ",
+            State::Running => " (running the call, state ",
             _ => continue,
         };
-        let tid = slot.tid.load(Ordering::Relaxed);
+        let tid = slot.tid();
         line.text(" ").dec(tid.into()).text(what);
         let state = finder.state_of(tid).unwrap_or(b'?');
         line.bytes(&[state]).text(")");
@@ -464,9 +418,7 @@ fn check_results(table: &Table, nr: c_long, args: [c_long; 6], mine: c_long) {
     if level == sensitivity::IGNORE {
         return;
     }
-    let differs = |s: &&slots::Slot| {
-        s.state.load(Ordering::Acquire) == DONE && s.result.load(Ordering::Relaxed) != mine
-    };
+    let differs = |s: &&Slot| s.state() == State::Done && s.result() != mine;
     if !table.slots().iter().any(|s| differs(&s)) {
         return;
     }
@@ -480,90 +432,13 @@ fn check_results(table: &Table, nr: c_long, args: [c_long; 6], mine: c_long) {
             .result(mine)
             .text(" on the calling thread but");
         for slot in table.slots().iter().filter(differs) {
-            let tid = slot.tid.load(Ordering::Relaxed);
-            line.text(" tid ").dec(tid.into()).text(": ");
-            line.result(slot.result.load(Ordering::Relaxed)).text(";");
+            line.text(" tid ").dec(slot.tid().into()).text(": ");
+            line.result(slot.result()).text(";");
         }
     }
     if level == sensitivity::ERROR {
         Line::new().text("threads disagree; ending the process (PSX_ERROR)");
         sys::kill_process();
-    }
-}
-
-/// The pid that sends psx's signals now (for the handler's check).
-/// Runs in a signal handler: one atomic load.
-pub fn current_pid() -> c_int {
-    SENDER_PID.load(Ordering::Relaxed)
-}
-
-/// Our signal arrived with `value` (generation << 32 | slot).
-///
-/// Runs in a signal handler, with every signal blocked: atomics and raw
-/// system calls only. Runs the call at most once per slot, then holds until
-/// the broadcast is released.
-pub fn on_signal(value: u64) {
-    let generation = (value >> 32) as u32;
-    if GENERATION.load(Ordering::Acquire) != generation {
-        return; // a late duplicate of an earlier broadcast
-    }
-    let Some(slot) = slots::lookup(value as u32 as usize) else {
-        return;
-    };
-    if !claim(slot, sys::gettid()) {
-        return; // not for this thread, or already answered
-    }
-    // Ours: the call and the hold are those of the broadcast that marked the
-    // slot SENT (newer than `generation` for a late duplicate); it cannot
-    // end, nor another begin, while the slot is RUNNING.
-    let generation = GENERATION.load(Ordering::Acquire);
-    run_claimed(slot);
-    hold_until_released(generation);
-}
-
-/// Takes `slot` for thread `me`: SENT -> RUNNING, if the slot is SENT for
-/// `me`. Runs in a signal handler: atomics.
-fn claim(slot: &slots::Slot, me: c_int) -> bool {
-    // The `Acquire` load of SENT pairs with the broadcaster's `Release`
-    // store, so the tid read next is the one written for the broadcast that
-    // signalled the slot, even when our signal is a late duplicate from an
-    // earlier broadcast and slots have since been given to other threads.
-    // While a slot is SENT with our tid, only this thread can change it (the
-    // broadcaster marks it gone only if we are dead), so nothing can happen
-    // between the check and the compare-and-swap.
-    slot.state.load(Ordering::Acquire) == SENT
-        && slot.tid.load(Ordering::Relaxed) == me
-        && slot
-            .state
-            .compare_exchange(SENT, RUNNING, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-}
-
-/// Runs the call for a slot this thread has claimed and reports it done.
-/// Runs in a signal handler: the call, atomics and a futex wake.
-fn run_claimed(slot: &slots::Slot) {
-    let nr = CALL[0].load(Ordering::Relaxed);
-    let args: [c_long; 6] = core::array::from_fn(|i| CALL[i + 1].load(Ordering::Relaxed));
-    // SAFETY: the same call the psx caller ran on its own thread and vouched
-    // for; raw, so this thread's errno is untouched.
-    let result = unsafe { sys::raw6(nr, args) };
-    slot.result.store(result, Ordering::Relaxed);
-    slot.state.store(DONE, Ordering::Release);
-    if PENDING.fetch_sub(1, Ordering::AcqRel) == 1 {
-        sys::futex_wake(&PENDING, 1);
-    }
-}
-
-/// Waits in the handler until broadcast `generation` is released.
-/// Runs in a signal handler: futex waits on an atomic.
-fn hold_until_released(generation: u32) {
-    loop {
-        let released = RELEASED.load(Ordering::Acquire);
-        // Wrapping comparison: released is at or past our generation.
-        if released.wrapping_sub(generation) as i32 >= 0 {
-            return;
-        }
-        sys::futex_wait(&RELEASED, released, None);
     }
 }
 

@@ -167,9 +167,9 @@ pub fn for_each(mut f: impl FnMut(c_int)) {
     }
 }
 
-/// In the child of `fork()`: only the calling thread exists. Its token (the
-/// thread-specific value `wrap` keeps) is replaced, since its tid and slot
-/// changed.
+/// In the child of `fork()`: only the calling thread exists. Empties the
+/// registry; the caller registers the thread again (its tid changed) and
+/// keeps the new token.
 ///
 /// # Safety
 /// Only from the child's `fork` handler, while it is single-threaded.
@@ -181,7 +181,6 @@ pub unsafe fn reset_after_fork() {
         }
     }
     HINT.store(0, Ordering::Relaxed);
-    crate::wrap::set_token(add_self());
 }
 
 #[cfg(test)]

@@ -15,59 +15,7 @@ use core::sync::atomic::AtomicU32;
 /// The kernel's raw return value: a result, or `-errno` in `-4095..=-1`.
 pub type Raw = c_long;
 
-/// Performs system call `nr` with six arguments and returns the kernel's raw
-/// result. Async-signal-safe: one `syscall`/`svc` instruction.
-///
-/// # Safety
-/// The call can do anything a system call can: the caller vouches for `nr`
-/// and its arguments (pointers valid, memory effects acceptable).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-pub unsafe fn raw6(nr: c_long, a: [c_long; 6]) -> Raw {
-    let ret: c_long;
-    // SAFETY: the x86_64 Linux system call convention: number in rax,
-    // arguments in rdi, rsi, rdx, r10, r8, r9; the kernel clobbers rcx and
-    // r11 and returns in rax. No stack is used. The effect of the call itself
-    // is the caller's responsibility (see # Safety).
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") nr => ret,
-            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
-            in("r10") a[3], in("r8") a[4], in("r9") a[5],
-            lateout("rcx") _, lateout("r11") _,
-            options(nostack),
-        );
-    }
-    ret
-}
-
-/// Performs system call `nr` with six arguments and returns the kernel's raw
-/// result. Async-signal-safe: one `syscall`/`svc` instruction.
-///
-/// # Safety
-/// The call can do anything a system call can: the caller vouches for `nr`
-/// and its arguments (pointers valid, memory effects acceptable).
-#[cfg(target_arch = "aarch64")]
-#[inline]
-pub unsafe fn raw6(nr: c_long, a: [c_long; 6]) -> Raw {
-    let ret: c_long;
-    // SAFETY: the aarch64 Linux convention: number in x8, arguments in
-    // x0-x5, result in x0; `svc 0` clobbers nothing else.
-    unsafe {
-        core::arch::asm!(
-            "svc 0",
-            in("x8") nr,
-            inlateout("x0") a[0] => ret,
-            in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
-            options(nostack),
-        );
-    }
-    ret
-}
-
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-compile_error!("psx supports Linux on x86_64 and aarch64");
+pub use crate::arch::raw6;
 
 /// Splits a raw result into `Ok(value)` or `Err(errno)`.
 #[inline]
@@ -195,10 +143,6 @@ impl KernelSigaction {
         self.handler != libc::SIG_DFL && self.handler != libc::SIG_IGN
     }
 }
-
-/// `SA_RESTORER`: not in libc's constants for every target.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub const SA_RESTORER: u64 = 0x0400_0000;
 
 /// `rt_sigaction(sig, new, old)` with the kernel's structure. Used instead
 /// of `sigaction()` because glibc refuses to touch signal 33, the one psx

@@ -31,6 +31,14 @@ type CreateFn = unsafe extern "C" fn(
 core::arch::global_asm!(".weak __real_pthread_create");
 
 unsafe extern "C" {
+    /// The wrapper itself, exported by `ffi`; named by its symbol so that
+    /// this module does not depend on `ffi` (which depends on this one).
+    fn __wrap_pthread_create(
+        thread: *mut libc::pthread_t,
+        attr: *const libc::pthread_attr_t,
+        start: Option<StartFn>,
+        arg: *mut c_void,
+    ) -> c_int;
     fn __real_pthread_create(
         thread: *mut libc::pthread_t,
         attr: *const libc::pthread_attr_t,
@@ -213,7 +221,7 @@ fn real_pthread_create() -> Option<CreateFn> {
 }
 
 fn find_real() -> usize {
-    let wrapper = crate::ffi::__wrap_pthread_create as *const () as usize;
+    let wrapper = __wrap_pthread_create as *const () as usize;
     // The compiler assumes a function's address is never null; black_box
     // hides that the weak symbol may be.
     let weak = core::hint::black_box(__real_pthread_create as *const () as usize);
