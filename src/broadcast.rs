@@ -171,7 +171,7 @@ const CHECK_MAX_NS: u64 = 100_000_000;
 /// When to say on stderr which threads have not answered.
 const REPORT_AFTER_NS: u64 = 1_000_000_000;
 /// How long to wait before retrying a signal the kernel could not queue
-/// (the caller's RLIMIT_SIGPENDING is full until handlers drain it).
+/// (the caller's `RLIMIT_SIGPENDING` is full until handlers drain it).
 const QUEUE_FULL_WAIT_NS: u64 = 1_000_000;
 
 /// Runs system call `nr` with `args` on the calling thread, then, if it
@@ -260,7 +260,8 @@ fn all_accounted_for(table: &Table, me: c_int, pid: c_int) -> bool {
 /// handler): then the thread count cannot stand for a listing (module doc,
 /// "Ending without a listing"). Errs on the side of listing.
 fn may_kill_threads(nr: c_long, args: &[c_long; 6]) -> bool {
-    nr == libc::SYS_seccomp || (nr == libc::SYS_prctl && args[0] == libc::PR_SET_SECCOMP as c_long)
+    nr == libc::SYS_seccomp
+        || (nr == libc::SYS_prctl && args[0] == c_long::from(libc::PR_SET_SECCOMP))
 }
 
 /// Gives a slot to every listed thread that has none yet, except the
@@ -283,7 +284,9 @@ fn add_new_threads(table: &mut Table, finder: &Finder, me: c_int, pid: c_int) {
 /// Marks slots `first..` as waiting for their thread's answer.
 fn mark_sent(table: &Table, first: usize) {
     // Counted first: a handler decrements only after it claimed a SENT slot.
-    PENDING.fetch_add((table.len() - first) as u32, Ordering::AcqRel);
+    // A table holds at most one slot per thread: far below u32::MAX.
+    let new = u32::try_from(table.len() - first).unwrap_or(u32::MAX);
+    PENDING.fetch_add(new, Ordering::AcqRel);
     for slot in &table.slots()[first..] {
         slot.send();
     }

@@ -296,7 +296,11 @@ impl Table {
             capacity(self.map) * 2
         };
         let bytes = size_of::<Header>() + cap * size_of::<Slot>();
-        let map = sys::map_zeroed(bytes)? as *mut Header;
+        #[allow(
+            clippy::cast_ptr_alignment,
+            reason = "mmap returns page-aligned memory"
+        )]
+        let map = sys::map_zeroed(bytes)?.cast::<Header>();
         // SAFETY: fresh mapping, large enough for the header and `cap` slots;
         // the old one holds `len` initialised slots.
         unsafe {
@@ -342,5 +346,5 @@ fn capacity(map: *mut Header) -> usize {
 /// Runs in a signal handler (from `lookup`): pointer arithmetic.
 fn slots_of(map: *mut Header) -> *mut Slot {
     // SAFETY: slots start right after the header, inside the mapping.
-    unsafe { map.add(1) as *mut Slot }
+    unsafe { map.add(1).cast::<Slot>() }
 }

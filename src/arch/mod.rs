@@ -4,8 +4,8 @@
 //! the rest of psx is written once against these four items:
 //! - `unsafe fn raw6(nr, [a; 6]) -> c_long`: one system call;
 //! - `fn restorer() -> usize` and `RESTORER_FLAG`: what `rt_sigaction`
-//!   needs so that a handler can return (x86_64 requires user space to
-//!   supply the code; aarch64 uses the kernel's vDSO);
+//!   needs so that a handler can return (`x86_64` requires user space to
+//!   supply the code; `aarch64` uses the kernel's vDSO);
 //! - `rust_eh_personality` for the C artifacts (see `lib.rs`).
 //!
 //! Only the two 64-bit Linux architectures psx is built and tested for.

@@ -1,4 +1,4 @@
-//! x86_64: `syscall`, and psx's own `rt_sigreturn` restorer.
+//! `x86_64`: `syscall`, and psx's own `rt_sigreturn` restorer.
 
 use core::ffi::c_long;
 

@@ -60,7 +60,7 @@ fn hold_until_released(generation: u32) {
     loop {
         let released = RELEASED.load(Ordering::Acquire);
         // Wrapping comparison: released is at or past our generation.
-        if released.wrapping_sub(generation) as i32 >= 0 {
+        if released.wrapping_sub(generation) < 1 << 31 {
             return;
         }
         sys::futex_wait(&RELEASED, released, None);

@@ -37,7 +37,7 @@ use crate::sys;
 /// the loop instead of recursing.
 const CHAIN_MARK: c_int = 0x7073_7863;
 
-/// The handler to pass foreign signals to: address | SIGINFO_BIT, or 0 for
+/// The handler to pass foreign signals to: address | `SIGINFO_BIT`, or 0 for
 /// none (`SIG_DFL`, `SIG_IGN`).
 static PREVIOUS: AtomicUsize = AtomicUsize::new(0);
 const SIGINFO_BIT: usize = 1 << (usize::BITS - 1);
@@ -92,7 +92,7 @@ fn ours(info: &libc::siginfo_t) -> Option<u64> {
     }
     // SAFETY: for SI_QUEUE the kernel's siginfo uses the `_rt` layout of
     // SigInfo (pid, uid, value), which has the same size and alignment.
-    let queued = unsafe { &*(info as *const libc::siginfo_t as *const sys::SigInfo) };
+    let queued = unsafe { &*core::ptr::from_ref(info).cast::<sys::SigInfo>() };
     let sender = protocol::SENDER_PID.load(Ordering::Relaxed);
     (queued.uid == MAGIC && queued.pid == sender).then_some(queued.value)
 }
