@@ -96,10 +96,12 @@ demo: all
 bench: all
 	sh bench/run.sh
 
+# What CI checks before the tests (.ci/run calls this).
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --no-default-features --lib -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 # libpsx.so (ld script) and libpsx.pc are written here for this PREFIX/LIBDIR,
 # not copied from build/ (made for the PREFIX of the first `make`); the
