@@ -66,8 +66,8 @@ impl Default for Bounds {
     fn default() -> Self {
         Bounds {
             initial: 2,
-            threads: 4,
-            creations: 2,
+            threads: 5,
+            creations: 3,
             exits: 1,
             kills: 1,
             forks: 1,
@@ -761,31 +761,31 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
         // pthread_create -> clone(): the new thread joins the task list and
         // the count in the same step, with its creator's credentials. glibc
         // blocks all signals around clone(), so no handler runs in between.
-        if free && s.created < b.creations {
-            if let Some(n) =
+        if free
+            && s.created < b.creations
+            && let Some(n) =
                 (0..b.threads).find(|&n| s.threads[usize::from(n)].status == Status::Absent)
-            {
-                let mut ns = *s;
-                ns.threads[usize::from(n)] = Thread {
-                    status: Status::Alive,
-                    cred: th.cred,
-                    hand: Hand::Out,
-                    pending: None,
-                };
-                ns.created += 1;
-                if matches!(s.pc, Pc::Listing { .. }) && cfg.listing == Listing::Throughout {
-                    ns.seen_maybe |= 1 << n;
-                }
-                out.push((
-                    Step::Create {
-                        creator: t,
-                        thread: n,
-                        cred: th.cred,
-                    },
-                    ns,
-                    None,
-                ));
+        {
+            let mut ns = *s;
+            ns.threads[usize::from(n)] = Thread {
+                status: Status::Alive,
+                cred: th.cred,
+                hand: Hand::Out,
+                pending: None,
+            };
+            ns.created += 1;
+            if matches!(s.pc, Pc::Listing { .. }) && cfg.listing == Listing::Throughout {
+                ns.seen_maybe |= 1 << n;
             }
+            out.push((
+                Step::Create {
+                    creator: t,
+                    thread: n,
+                    cred: th.cred,
+                },
+                ns,
+                None,
+            ));
         }
 
         // pthread_exit() or a cancellation, outside psx's handler (inside
@@ -1358,14 +1358,14 @@ pub fn check(cfg: &Config) -> Outcome {
             }
         }
         for (step, ns, bad) in next.drain(..) {
-            if let Some((kind, what)) = bad {
-                if !violations.iter().any(|v| v.kind == kind) {
-                    violations.push(Counterexample {
-                        kind,
-                        what,
-                        steps: trace(&parent, i as u32, Some(step.clone())),
-                    });
-                }
+            if let Some((kind, what)) = bad
+                && !violations.iter().any(|v| v.kind == kind)
+            {
+                violations.push(Counterexample {
+                    kind,
+                    what,
+                    steps: trace(&parent, i as u32, Some(step.clone())),
+                });
             }
             let j = *index.entry(ns).or_insert_with(|| {
                 states.push(ns);

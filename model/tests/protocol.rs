@@ -42,8 +42,8 @@ fn engine_is_correct_over_two_broadcasts() {
     // Smaller, or the second broadcast multiplies the states: the second
     // starts from the first one's threads (Table::restart_from_known).
     let mut bounds = Bounds {
-        threads: 3,
-        creations: 1,
+        threads: 4,
+        creations: 2,
         forks: 0,
         broadcasts: 2,
         ..Bounds::default()
