@@ -533,6 +533,8 @@ pub enum Step {
     NoCount,
     List {
         found: Vec<u8>,
+        /// Nothing new, and that ends the broadcast.
+        ends: bool,
     },
     Release {
         generation: u8,
@@ -630,7 +632,7 @@ impl fmt::Display for Step {
                 zombie,
             } => write!(
                 f,
-                "broadcaster counts {count} threads; caller + DONE + zombie main = 1 + {done} + {zombie}{}",
+                "broadcaster reads the thread count: {count}; caller + DONE + zombie main = 1 + {done} + {zombie}{}",
                 if *count == 1 + done + zombie {
                     ": all accounted for"
                 } else {
@@ -638,15 +640,11 @@ impl fmt::Display for Step {
                 }
             ),
             Step::NoCount => write!(f, "broadcaster: the call may kill threads, no count; list"),
-            Step::List { found } => write!(
+            Step::List { found, ends } => write!(
                 f,
                 "broadcaster lists /proc/self/task: new {}{}",
                 names(found),
-                if found.is_empty() {
-                    ", all accounted for"
-                } else {
-                    ""
-                }
+                if *ends { ": all accounted for" } else { "" }
             ),
             Step::Release { generation } => {
                 write!(f, "broadcaster releases broadcast {generation} and returns")
@@ -1234,7 +1232,8 @@ fn finish_listing(cfg: &Config, s: &State, initial: bool, seen: u8, out: &mut Ve
         (true, false) if cfg.count_end => Pc::EndCheck,
         (true, false) => Pc::Release,
     };
-    out.push((Step::List { found }, ns, None));
+    let ends = ns.pc == Pc::Release;
+    out.push((Step::List { found, ends }, ns, None));
 }
 
 /// What a search found.
