@@ -46,7 +46,7 @@ export PSX_ROOT := $(CURDIR)
 # wedged (seen on this project's machines) that hangs every `man` call.
 export MAN_DISABLE_SECCOMP := 1
 
-.PHONY: all lib test cargo-test c-test consumer-test go-test man-test demo bench install clean lint
+.PHONY: all lib test cargo-test model-test c-test consumer-test go-test man-test demo bench install clean lint
 
 all: lib $(PCFILE)
 
@@ -65,12 +65,17 @@ $(PCFILE): psx.pc.in Cargo.toml
 	mkdir -p $(OUT)
 	$(call pcgen,$(LIBDIR),$(INCDIR)) > $@
 
-test: all cargo-test c-test consumer-test go-test man-test
+test: all cargo-test model-test c-test consumer-test go-test man-test
 	@echo "make test: all tests passed"
 
 # Each test binary has its own watchdog; this bounds the whole run.
 cargo-test:
 	timeout 900 $(CARGO) test
+
+# The model of the broadcast protocol (model/README.md): an exhaustive
+# search of its interleavings; PSX_MODEL_BOUNDS widens it.
+model-test:
+	timeout 600 $(CARGO) test --manifest-path model/Cargo.toml --release -- --nocapture --test-threads=1
 
 # Every man page renders without groff warnings, and man -l shows its NAME.
 man-test:
