@@ -86,10 +86,19 @@
 //! dying, a kernel that does not fill the link count) falls back to the
 //! listing: equality is required, never assumed.
 //!
-//! The count is sound only while no DONE thread can die: a dead one and a
-//! new, unsignalled thread would cancel out. So it is not used after a call
-//! that may install a seccomp filter ([`may_kill_threads`]), the one way
-//! psx's own call can kill a held thread. A filter a thread installed
+//! # Ending after a call that may kill
+//! The count as above is sound only while no Done thread can die: a dead one
+//! and a new, unsignalled thread would cancel out. After a call that may
+//! install a seccomp filter ([`may_kill_threads`]), the one way psx's own
+//! call can kill a held thread, the count is compared with the Done threads
+//! found alive *after* it was read (one `tgkill(tid, 0)` each): a thread
+//! alive then was alive when the count was taken, so an equal count still
+//! leaves no room for an unknown thread. A listing is no proof there: when
+//! the thread under its cursor dies, Linux's `/proc/<pid>/task` readdir
+//! resumes by position and can skip the next thread (`model/` finds this in
+//! 18 steps). So after such a call only the count ends a broadcast; a
+//! listing only finds threads to signal, and while the count still includes
+//! a dying thread psx waits for it to go. A filter a thread installed
 //! earlier by itself that kills it at `futex` would end it at its first
 //! contended lock anyway; psx assumes there is none (README, "Guarantees").
 //!
@@ -168,6 +177,10 @@ static ZOMBIE_MAIN: AtomicI32 = AtomicI32::new(0);
 /// merely stuck costs few checks.
 const CHECK_FIRST_NS: u64 = 1_000_000;
 const CHECK_MAX_NS: u64 = 100_000_000;
+/// After a call that may kill held threads, how long to wait, at first, for
+/// a dying thread to leave the thread count before counting again (it
+/// leaves within microseconds; the wait doubles up to [`CHECK_MAX_NS`]).
+const SETTLE_FIRST_NS: u64 = 100_000;
 /// When to say on stderr which threads have not answered.
 const REPORT_AFTER_NS: u64 = 1_000_000_000;
 /// How long to wait before retrying a signal the kernel could not queue
@@ -206,7 +219,8 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     // Opened only when a listing (or a look at a stuck thread) is needed.
     let mut finder: Option<Finder> = None;
     let mut first_new = 0;
-    let count_allowed = !may_kill_threads(nr, &args);
+    let may_kill = may_kill_threads(nr, &args);
+    let mut settle_ns = SETTLE_FIRST_NS;
     let reused = table.restart_from_known(pid, me, skip);
     if !reused {
         add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
@@ -219,14 +233,23 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
             wait_for_round(table, first_new, &mut finder, pid);
             table.sort();
         }
-        if count_allowed && all_accounted_for(table, me, pid) {
+        if all_accounted_for(table, me, pid, may_kill) {
             break;
         }
         first_new = table.len();
         add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
         table.dedup_from(first_new);
         if table.len() == first_new {
-            break;
+            // A listing that finds nothing new ends the broadcast, except
+            // after a call that may kill held threads: a thread dying under
+            // the listing's cursor can make it skip the next one (see
+            // "Ending after a call that may kill"); then only the count
+            // ends it, once the dying threads have left it.
+            if !may_kill || threads::count().is_none() {
+                break;
+            }
+            sys::futex_wait(&PENDING, 0, Some(settle_ns));
+            settle_ns = (settle_ns * 2).min(CHECK_MAX_NS);
         }
     }
     table.remember(pid, me);
@@ -241,8 +264,10 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
 /// Whether the process has no thread but the caller, the threads that have
 /// run the call (held now) and a zombie main thread: then no listing could
 /// find a new one (see "Ending without a listing" in the module doc).
-/// Only between rounds, when no slot is SENT or RUNNING.
-fn all_accounted_for(table: &Table, me: c_int, pid: c_int) -> bool {
+/// With `check_alive` (after a call that may kill a held thread), only the
+/// Done threads found alive after the count was read stand for it.
+/// Only between rounds, when no slot is Sent or Running.
+fn all_accounted_for(table: &Table, me: c_int, pid: c_int, check_alive: bool) -> bool {
     let Some(count) = threads::count() else {
         return false;
     };
@@ -250,6 +275,7 @@ fn all_accounted_for(table: &Table, me: c_int, pid: c_int) -> bool {
         .slots()
         .iter()
         .filter(|s| s.state() == State::Done)
+        .filter(|s| !check_alive || sys::thread_exists(pid, s.tid()))
         .count();
     let zombie = usize::from(me != pid && ZOMBIE_MAIN.load(Ordering::Relaxed) == pid);
     count == 1 + done + zombie
