@@ -40,6 +40,11 @@ long int __psx_syscall(long int syscall_nr, ...);
 
  Returns the calling thread's result. When the calling thread's call fails
  it returns -1 with `errno` set, and no other thread is touched.
+
+ # Safety
+ As for `psx::syscall3` (feature `std`): `nr` with these arguments
+ must be sound to run on every thread at an arbitrary point of its
+ execution, and pointer arguments must stay valid until it returns.
  */
 long psx_syscall3(long nr,
                   long a1,
@@ -51,6 +56,9 @@ long psx_syscall3(long nr,
 
  Returns the calling thread's result. When the calling thread's call fails
  it returns -1 with `errno` set, and no other thread is touched.
+
+ # Safety
+ As for [`psx_syscall3`].
  */
 long psx_syscall6(long nr,
                   long a1,
