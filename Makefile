@@ -14,7 +14,15 @@ LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
-VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# The crate's own release (Cargo.toml), and the libcap interface it replaces
+# (LIBPSX_MAJOR.LIBPSX_MINOR of the header): libpsx.pc's Version is the
+# latter, so that `pkg-config --atleast-version=2.50 libpsx` means what it
+# means with libcap.
+CRATE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+VERSION := $(shell sed -n 's/^\#define LIBPSX_MAJOR \([0-9]*\)$$/\1/p' include/sys/psx_syscall.h).$(shell sed -n 's/^\#define LIBPSX_MINOR \([0-9]*\)$$/\1/p' include/sys/psx_syscall.h)
+ifeq ($(VERSION),.)
+$(error include/sys/psx_syscall.h defines no LIBPSX_MAJOR/LIBPSX_MINOR)
+endif
 
 CARGO   ?= cargo
 OUT     := build
@@ -39,7 +47,8 @@ ldscript = printf '%s\n' '/* GNU ld script: see psx Makefile. libpsx_load.o defi
 	'INPUT("$(1)/libpsx_load.o" "$(1)/libpsx.so.2")'
 # The .pc file for libraries in $(1), headers in $(2).
 pcgen = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(1)|g' \
-	-e 's|@INCDIR@|$(2)|g' -e 's|@VERSION@|$(VERSION)|g' psx.pc.in
+	-e 's|@INCDIR@|$(2)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@CRATE_VERSION@|$(CRATE_VERSION)|g' psx.pc.in
 
 export PSX_ROOT := $(CURDIR)
 # man-db runs its helpers in a seccomp sandbox; on a kernel whose BPF JIT is
@@ -61,7 +70,7 @@ lib:
 	mv -f $(LIBOUT)/libpsx.so.tmp $(LIBOUT)/libpsx.so
 	CC="$(CC)" sh scripts/make-archive.sh $(RUSTOUT)/libpsx.a $(STLIB)
 
-$(PCFILE): psx.pc.in Cargo.toml
+$(PCFILE): psx.pc.in Cargo.toml $(HEADER)
 	mkdir -p $(OUT)
 	$(call pcgen,$(LIBDIR),$(INCDIR)) > $@
 

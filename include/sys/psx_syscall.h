@@ -10,6 +10,13 @@
 
 #include <pthread.h>
 /*
+ * The libcap libpsx interface this header provides (libcap defines these
+ * since 2.71). psx's own release is in libpsx.pc's Description.
+ */
+#define LIBPSX_MAJOR 2
+#define LIBPSX_MINOR 76
+
+/*
  * psx_syscall(nr, a1 [, a2 ... a6]): counts its arguments and calls
  * __psx_syscall(nr, args..., 6, 5, 4, 3, 2, 1, 0); the seventh long after nr
  * is then the number of real arguments. At least one argument is needed.
