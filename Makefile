@@ -7,11 +7,14 @@
 #                   matrix) and the Go package's tests; stops at the first failure
 #   make demo       builds everything and shows, thread by thread, what psx changes
 #   make bench      side-by-side benchmark against glibc and Debian's libpsx
-#   make install    PREFIX=/usr/local DESTDIR= ; libraries, header, .pc, man pages
+#   make install    PREFIX=/usr/local DESTDIR= ; libraries, header, .pc, man pages,
+#                   psx-check
+#   make psx-check  build/bin/psx-check, the thread-credentials checker
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 # The crate's own release (Cargo.toml), and the libcap interface it replaces
@@ -34,6 +37,10 @@ STLIB   := $(LIBOUT)/libpsx.a
 HEADER  := include/sys/psx_syscall.h
 PCFILE  := $(OUT)/libpsx.pc
 LOADOBJ := $(LIBOUT)/libpsx_load.o
+CHECKBIN := $(OUT)/bin/psx-check
+# psx-check needs the std feature; built in a target directory of its own
+# so that it never replaces the no_std libpsx.so/libpsx.a in $(RUSTOUT).
+TOOLTARGET := target/tools
 
 # libpsx.so, what -lpsx finds, is a GNU ld script and not a symlink to
 # libpsx.so.2: libcap.so.2 has a weak psx_load_syscalls of its own, and the
@@ -55,7 +62,7 @@ export PSX_ROOT := $(CURDIR)
 # wedged (seen on this project's machines) that hangs every `man` call.
 export MAN_DISABLE_SECCOMP := 1
 
-.PHONY: all lib test cargo-test c-test consumer-test go-test man-test demo bench install clean lint
+.PHONY: all lib psx-check test cargo-test c-test consumer-test go-test man-test demo bench install clean lint
 
 all: lib $(PCFILE)
 
@@ -70,6 +77,11 @@ lib:
 	mv -f $(LIBOUT)/libpsx.so.tmp $(LIBOUT)/libpsx.so
 	CC="$(CC)" sh scripts/make-archive.sh $(RUSTOUT)/libpsx.a $(STLIB)
 
+psx-check:
+	$(CARGO) build --release --bin psx-check --target-dir $(TOOLTARGET)
+	mkdir -p $(OUT)/bin
+	cp -f $(TOOLTARGET)/release/psx-check $(CHECKBIN).tmp && mv -f $(CHECKBIN).tmp $(CHECKBIN)
+
 $(PCFILE): psx.pc.in Cargo.toml $(HEADER)
 	mkdir -p $(OUT)
 	$(call pcgen,$(LIBDIR),$(INCDIR)) > $@
@@ -83,7 +95,7 @@ cargo-test:
 
 # Every man page renders without groff warnings, and man -l shows its NAME.
 man-test:
-	for m in doc/*.3; do \
+	for m in doc/*.1 doc/*.3; do \
 	    grep -q '^\.so ' "$$m" && continue; \
 	    out=$$(groff -man -ww -z "$$m" 2>&1); [ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; \
 	    timeout 60 man -l "$$m" 2>&1 | grep -q '^NAME' || { echo "man -l $$m does not render"; exit 1; }; \
@@ -113,8 +125,11 @@ lint:
 # libpsx.so (ld script) and libpsx.pc are written here for this PREFIX/LIBDIR,
 # not copied from build/ (made for the PREFIX of the first `make`); the
 # paths inside them do not include DESTDIR.
-install: all
+install: all psx-check
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/sys $(DESTDIR)$(MANDIR)/man3
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(CHECKBIN) $(DESTDIR)$(BINDIR)/psx-check
+	install -m 0644 doc/psx-check.1 $(DESTDIR)$(MANDIR)/man1/psx-check.1
 	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libpsx.so.2
 	install -m 0644 $(LOADOBJ) $(DESTDIR)$(LIBDIR)/libpsx_load.o
 	rm -f $(DESTDIR)$(LIBDIR)/libpsx.so

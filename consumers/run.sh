@@ -473,6 +473,14 @@ if [ "$UNDER_TEST" = ours ]; then
         fail "header says LIBPSX_MAJOR.LIBPSX_MINOR $hversion, libpsx.pc says Version: $modversion"
     grep -aq "psx-rust-engine $crate_version: " "$prefix/lib/libpsx.so.2" ||
         fail "installed libpsx.so.2 has no marker 'psx-rust-engine $crate_version: '"
+    # psx-check and its man page, installed and working.
+    [ -x "$prefix/bin/psx-check" ] && [ -f "$prefix/share/man/man1/psx-check.1" ] ||
+        fail "make install did not install bin/psx-check and share/man/man1/psx-check.1"
+    timeout 60 "$prefix/bin/psx-check" $$ >"$logs/psx-check-installed.out" 2>&1 ||
+        { show "$logs/psx-check-installed.out"; fail "installed psx-check on this shell (pid $$) failed"; }
+    MAN_DISABLE_SECCOMP=1 timeout 60 man -l "$prefix/share/man/man1/psx-check.1" 2>&1 | grep -q '^NAME' ||
+        fail "installed psx-check(1) does not render"
+    pass "installed psx-check and psx-check(1)"
     pass "version: libpsx.pc $modversion (>= 2.50, 2.71, 2.76), header LIBPSX_MAJOR.MINOR $hversion, crate $crate_version in Description and marker"
 fi
 cflags=$(pc --cflags)
