@@ -10,6 +10,10 @@
 #   make install    PREFIX=/usr/local DESTDIR= ; libraries, header, .pc, man pages,
 #                   psx-check
 #   make psx-check  build/bin/psx-check, the thread-credentials checker
+#   make header     regenerates include/sys/psx_syscall.h with cbindgen
+#                   (tools/header-gen); make header-check fails when the
+#                   committed header differs from what cbindgen makes
+#   make package-check  cargo package + publish --dry-run, docs as docs.rs
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
@@ -62,7 +66,7 @@ export PSX_ROOT := $(CURDIR)
 # wedged (seen on this project's machines) that hangs every `man` call.
 export MAN_DISABLE_SECCOMP := 1
 
-.PHONY: all lib psx-check test cargo-test c-test consumer-test go-test man-test demo bench install clean lint
+.PHONY: all lib psx-check header header-check package-check test cargo-test c-test consumer-test go-test man-test demo bench install clean lint
 
 all: lib $(PCFILE)
 
@@ -82,11 +86,28 @@ psx-check:
 	mkdir -p $(OUT)/bin
 	cp -f $(TOOLTARGET)/release/psx-check $(CHECKBIN).tmp && mv -f $(CHECKBIN).tmp $(CHECKBIN)
 
+# The header is committed; cbindgen runs only here, from a tool crate of
+# its own, never from build.rs.
+HEADERGEN = $(CARGO) run --quiet --manifest-path tools/header-gen/Cargo.toml \
+	--target-dir target/header-gen -- $(CURDIR)
+header:
+	$(HEADERGEN) > $(HEADER).tmp && mv -f $(HEADER).tmp $(HEADER)
+
+header-check:
+	mkdir -p $(OUT)
+	$(HEADERGEN) > $(OUT)/psx_syscall.h.generated
+	@diff -u $(HEADER) $(OUT)/psx_syscall.h.generated || \
+	    { echo "$(HEADER) differs from what cbindgen makes of src/ffi.rs and cbindgen.toml: run make header and commit it"; exit 1; }
+	@echo "header: $(HEADER) is what cbindgen makes"
+
+package-check:
+	sh scripts/check-package.sh
+
 $(PCFILE): psx.pc.in Cargo.toml $(HEADER)
 	mkdir -p $(OUT)
 	$(call pcgen,$(LIBDIR),$(INCDIR)) > $@
 
-test: all cargo-test c-test consumer-test go-test man-test
+test: all header-check package-check cargo-test c-test consumer-test go-test man-test
 	@echo "make test: all tests passed"
 
 # Each test binary has its own watchdog; this bounds the whole run.
