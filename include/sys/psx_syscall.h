@@ -15,6 +15,8 @@
  */
 #define LIBPSX_MAJOR 2
 #define LIBPSX_MINOR 76
+/* Only psx's header defines this: lets a build tell it from libcap's. */
+#define PSX_RUST_ENGINE 1
 
 /*
  * psx_syscall(nr, a1 [, a2 ... a6]): counts its arguments and calls
