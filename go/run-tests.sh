@@ -62,4 +62,35 @@ run cgo-static CGO_ENABLED=1 CGO_CFLAGS="$inc" \
 	CGO_LDFLAGS="-L$work/static-lib" PSX_GO_LINK=static
 run no-cgo CGO_ENABLED=0
 
-echo "go/run-tests.sh: all Go tests passed (cgo-shared, cgo-static, no-cgo)"
+# Another libpsx where cgo looks by default: Debian's libcap-dev puts its
+# header in /usr/include and libpsx.so (same SONAME, libpsx.so.2) in the
+# multiarch directory. Both mix-ups must fail with a message that says
+# what was found and how to point cgo at ours; nothing silent.
+deb_lib=/usr/lib/x86_64-linux-gnu
+[ -f /usr/include/sys/psx_syscall.h ] && [ -e "$deb_lib/libpsx.so" ] ||
+	fail "Debian's libcap-dev is not installed (/usr/include/sys/psx_syscall.h, $deb_lib/libpsx.so): the foreign-library checks cannot run (.ci/run installs it)"
+grep -q PSX_RUST_ENGINE /usr/include/sys/psx_syscall.h &&
+	fail "/usr/include/sys/psx_syscall.h is psx's own header, not Debian's: the foreign-library checks would prove nothing"
+
+echo "== go build with Debian's header and library (no CGO_CFLAGS/CGO_LDFLAGS)"
+if env CGO_ENABLED=1 CGO_CFLAGS= CGO_LDFLAGS= timeout 300 go build . >"$work/foreign-header.log" 2>&1; then
+	cat "$work/foreign-header.log"
+	fail "go build succeeded against Debian's <sys/psx_syscall.h>; it must fail and say so"
+fi
+grep -q "psx: cgo found libcap's <sys/psx_syscall.h> (older than 2.71" "$work/foreign-header.log" &&
+	grep -q "CGO_CFLAGS=-I<psx>/include" "$work/foreign-header.log" || {
+	cat "$work/foreign-header.log"
+	fail "go build against Debian's header failed without saying which header and how to fix it"
+}
+echo "go build refused Debian's header:"
+grep "psx: cgo found" "$work/foreign-header.log" | head -1
+
+echo "== go test with psx's header and Debian's library (-lpsx from $deb_lib)"
+env CGO_ENABLED=1 CGO_CFLAGS="$inc" CGO_LDFLAGS= PSX_GO_FOREIGN_LIBPSX="$deb_lib/libpsx.so.2" \
+	timeout 300 go test -count=1 -timeout 120s -v -run '^TestForeignLibraryRefused$' . \
+	>"$work/foreign-lib.log" 2>&1 || { cat "$work/foreign-lib.log"; fail "foreign library test"; }
+grep -q -- '--- PASS: TestForeignLibraryRefused' "$work/foreign-lib.log" ||
+	{ cat "$work/foreign-lib.log"; fail "TestForeignLibraryRefused did not pass (skipped?)"; }
+grep -m1 'psx: the libpsx loaded is' "$work/foreign-lib.log"
+
+echo "go/run-tests.sh: all Go tests passed (cgo-shared, cgo-static, no-cgo, foreign header and library refused)"

@@ -52,10 +52,25 @@ mod api;
 #[cfg(feature = "std")]
 pub use api::*;
 
-/// Marks binaries that contain this engine, so tests can prove which libpsx
-/// was linked or loaded (`grep psx-rust-engine`).
+/// Marks binaries that contain this engine, so tests (and people) can prove
+/// which libpsx was linked or loaded and which release of psx it is
+/// (`grep -a psx-rust-engine`, `strings | grep psx-rust-engine`).
+const IDENT_TEXT: &[u8] = concat!(
+    "psx-rust-engine ",
+    env!("CARGO_PKG_VERSION"),
+    ": libpsx replacement written in Rust\0"
+)
+.as_bytes();
 #[used]
-static IDENT: [u8; 48] = *b"psx-rust-engine: libpsx replacement written in R";
+static IDENT: [u8; IDENT_TEXT.len()] = {
+    let mut bytes = [0; IDENT_TEXT.len()];
+    let mut i = 0;
+    while i < bytes.len() {
+        bytes[i] = IDENT_TEXT[i];
+        i += 1;
+    }
+    bytes
+};
 
 /// The C artifacts are `no_std`: a panic (there should be none) ends the
 /// process at once; nothing can unwind across the C ABI. Only in the
