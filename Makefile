@@ -147,7 +147,7 @@ bench: all
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) clippy --no-default-features --lib -- -D warnings
+	$(CARGO) clippy --release --no-default-features --lib -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 # libpsx.so (ld script) and libpsx.pc are written here for this PREFIX/LIBDIR,
