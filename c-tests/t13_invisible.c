@@ -32,9 +32,14 @@
  *  headroom      the stack a SIGUSR1 handler with a 1 KiB buffer needs below
  *                the waiting frame is the same as in the baseline (+-256
  *                bytes; the old engine added about 3.5 KiB).
- *  eintr-kept    a SIGUSR1 handler without SA_RESTART, with sa_mask full
- *                (signal 33 included): sem_wait() fails with EINTR and the
- *                raw FUTEX_WAIT with -EINTR, in every round.
+ *  eintr-kept    a SIGUSR1 handler without SA_RESTART that stays 100 ms:
+ *                sem_wait() fails with EINTR and the raw FUTEX_WAIT with
+ *                -EINTR in every round, with nothing, one glibc setresuid()
+ *                or one psx broadcast made while the handler runs; with
+ *                glibc's sigfillset() as sa_mask (which leaves 33 out) and
+ *                with every signal, 33 included, in the kernel's sa_mask
+ *                (raw rt_sigaction), so that 33 is taken right after the
+ *                handler returns, on top of the interrupted wait.
  *  eintr-not-invented  after one pthread_cancel() in the process (glibc
  *                then has a SIGCANCEL handler), a SIGUSR1 handler WITH
  *                SA_RESTART: sem_wait() and the raw FUTEX_WAIT do not return
@@ -45,14 +50,16 @@
  *                FUTEX_WAIT returns (within 1 s). A wake that finds the
  *                waiter inside a handler reports 0 and is simply repeated,
  *                as without psx.
- *  throughput    a producer/consumer pair on condition variables, for 1 s
- *                per run, with another thread broadcasting back to back:
- *                psx_syscall3(SYS_getpid) against glibc's own broadcast
- *                (setresuid() with the current ids; glibc signals every
- *                thread for each set*id call). Runs alternate, 3 each; the
- *                medians must satisfy items/s(glibc) <= 1.5 x items/s(psx)
- *                and p99 wake-up latency(psx) <= 1.5 x glibc's + 2 ms. The
- *                numbers (and the no-broadcast baseline) are printed.
+ *  throughput    a producer/consumer pair on condition variables passing
+ *                items through a one-slot queue (every item is a sleep and a
+ *                wake-up), for 1 s per run, with another thread broadcasting
+ *                back to back: psx_syscall3(SYS_getpid) against glibc's own
+ *                broadcast (setresuid() with the current ids; glibc signals
+ *                every thread for each set*id call). Runs alternate, 3 each;
+ *                the medians must satisfy items/s(glibc) <= 1.5 x
+ *                items/s(psx) and p99 wake-up latency(psx) <= 1.5 x glibc's
+ *                + 2 ms. The numbers (and the no-broadcast baseline) are
+ *                printed.
  *  seccomp-futex-waitv  a seccomp filter installed by the program on every
  *                thread (SECCOMP_FILTER_FLAG_TSYNC) that kills the process
  *                on futex_waitv (449) and allows everything else: a helper
@@ -60,9 +67,18 @@
  *                setresuid() (baseline) and 5 of psx. A probe helper proves
  *                the filter kills on futex_waitv.
  *
- * Against the OLD engine (parking, before this issue's fix), runs here:
- * see the report of the commit that added this file; each case prints
- * enough to tell (rounds lost, addresses, headroom) when it fails.
+ * Against the OLD engine (parking), static and shared, on this 2-core
+ * machine: ctx-ip, ctx-sigmask, ctx-redirect, altstack, headroom (8095
+ * bytes against 4511), eintr-kept (0/10 rounds report EINTR when a psx
+ * broadcast is made during a handler whose kernel sa_mask holds 33; the
+ * sigfillset() variant passed), eintr-not-invented (10/10 sem_wait rounds
+ * fail with EINTR) and seccomp-futex-waitv (killed by SIGSYS) fail on every
+ * run; wake-kept lost 8 of 18-21 wake-ups in each run; throughput fails
+ * (glibc/psx 7.4-7.7). Debian's libpsx 2.66 passes every case (seccomp's
+ * idle threads are all made through the wrapper, which 2.66 needs).
+ * The new engine (no parking) passes all but throughput, where glibc/psx
+ * was 3.5-5.5: its handler holds every thread until the whole broadcast
+ * is released, glibc's returns at once.
  *
  * x86_64 and aarch64 have a t13_futex(); elsewhere the cases that need it
  * fail with "unsupported architecture" rather than pass unseen.
@@ -782,7 +798,7 @@ static int case_eintr_kept(int argc, char **argv)
         for (int c = 0; c < 2; c++) {
             for (int d = 0; d < 3; d++) {
                 /* psx broadcasts before the signal only in the psx pass */
-                int n = eintr_rounds(cmds[c], d == 2 ? 3 : 0, 2000, d);
+                int n = eintr_rounds(cmds[c], d == 2 ? 3 : 0, 1000, d);
                 ct_log("%s, %s, %s during the handler: EINTR in %d/%d rounds",
                        masks[m], names[c], during_name[d], n, EINTR_ROUNDS);
                 bad += n != EINTR_ROUNDS;
@@ -1180,7 +1196,7 @@ static int case_seccomp_child(int argc, char **argv)
 {
     CT_CHECK(argc >= 2, "mode?");
     ct_check_library();
-    struct ct_group *g = ct_start_idle(4, CT_IDLE_COND, 1, 0);
+    struct ct_group *g = ct_start_idle(4, CT_IDLE_COND, 0, 0);
     ct_count_fd();
     install_filter();
     ct_sleep_ms(50);
@@ -1252,7 +1268,7 @@ static const struct ct_case cases[] = {
     {"ctx-redirect", case_ctx_redirect, 30, 0},
     {"altstack", case_altstack, 30, 0},
     {"headroom", case_headroom, 30, 0},
-    {"eintr-kept", case_eintr_kept, 60, 0},
+    {"eintr-kept", case_eintr_kept, 90, 0},
     {"eintr-not-invented", case_eintr_not_invented, 60, 0},
     {"wake-kept", case_wake_kept, 60, 0},
     {"seccomp-futex-waitv", case_seccomp, 90, 0},
