@@ -78,7 +78,7 @@
  * idle threads are all made through the wrapper, which 2.66 needs).
  * The new engine (no parking) passes every other case in every run
  * (static and shared, also with two CPU hogs); throughput's glibc/psx
- * median ratio ranged 0.91-5.5 over 10 runs and failed in 7 of them: its
+ * median ratio ranged 0.91-5.5 over 10 runs and failed in 6 of them: its
  * handler holds every thread until the whole broadcast is released,
  * glibc's returns at once.
  *
