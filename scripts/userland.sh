@@ -24,7 +24,7 @@
 # Why there is no glibc 2.39 or 2.40 userland: no Debian suite on the mirror
 # carries those versions (bookworm has 2.36, trixie 2.41, unstable 2.43,
 # experimental 2.44), the pool keeps only files some suite refers to, and
-# snapshot.debian.org, the only archive of superseded Debian packages, is
+# Debian's snapshot archive, the only store of superseded packages, is
 # not reachable from the machines this project is tested on.
 set -eu
 
