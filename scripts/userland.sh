@@ -143,7 +143,7 @@ build_overlay() ( # DIR SUITE
         -o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts=- \
         -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=- \
         -o APT::Architecture="$arch" -o APT::Architectures="$arch" \
-        -o Debug::NoLocking=1
+        -o Debug::NoLocking=1 -o APT::Sandbox::User=root
     apt-get "$@" -q update >"$apt/update.log" 2>&1 ||
         { cat "$apt/update.log" >&2; die "apt-get update for $suite failed"; }
     (cd "$apt/debs" && apt-get "$@" -q download $OVERLAY_PKGS) >"$apt/download.log" 2>&1 ||
