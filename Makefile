@@ -50,7 +50,7 @@ export PSX_ROOT := $(CURDIR)
 # wedged (seen on this project's machines) that hangs every `man` call.
 export MAN_DISABLE_SECCOMP := 1
 
-.PHONY: all lib test test-userlands host-glibc cargo-test c-test consumer-test go-test man-test demo bench install clean lint
+.PHONY: all lib test test-userlands host-glibc cargo-test model-test c-test consumer-test go-test man-test demo bench install clean lint
 
 all: lib $(PCFILE)
 
@@ -72,7 +72,7 @@ $(PCFILE): psx.pc.in Cargo.toml
 # Userlands built (once, cached in build/userland) by scripts/userland.sh.
 USERLANDS ?= trixie sid
 
-test: all host-glibc cargo-test c-test consumer-test go-test man-test test-userlands
+test: all host-glibc cargo-test model-test c-test consumer-test go-test man-test test-userlands
 	@if [ -n "$(strip $(USERLANDS))" ]; then \
 	    echo "make test: all tests passed (host glibc $$(getconf GNU_LIBC_VERSION | sed 's/^glibc //'), userlands: $(strip $(USERLANDS)))"; \
 	else \
@@ -88,6 +88,11 @@ test-userlands: all
 # Each test binary has its own watchdog; this bounds the whole run.
 cargo-test:
 	timeout 900 $(CARGO) test
+
+# The model of the broadcast protocol (model/README.md): an exhaustive
+# search of its interleavings; PSX_MODEL_BOUNDS widens it.
+model-test:
+	timeout 600 $(CARGO) test --manifest-path model/Cargo.toml --release -- --nocapture --test-threads=1
 
 # Every man page renders without groff warnings, and man -l shows its NAME.
 man-test:
@@ -113,10 +118,12 @@ demo: all
 bench: all
 	sh bench/run.sh
 
+# What CI checks before the tests (.ci/run calls this).
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --no-default-features --lib -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 # libpsx.so (ld script) and libpsx.pc are written here for this PREFIX/LIBDIR,
 # not copied from build/ (made for the PREFIX of the first `make`); the

@@ -70,7 +70,7 @@ t09_errno:c:90
 t10_unresponsive:c:90
 t11_10k_threads:c:120
 t12_unwind:c:60
-t13_park:c:120
+t17_cancel:c:200
 "
 
 passed=0

@@ -150,17 +150,8 @@ static int case_held(int argc, char **argv)
     return unwind();
 }
 
-static int case_parked(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    g_timed = 0;
-    return unwind();
-}
-
 static const struct ct_case cases[] = {
     {"backtrace-through-held-handler", case_held, 15, 0},
-    {"backtrace-through-parked-handler", case_parked, 15, 0},
     {NULL, NULL, 0, 0},
 };
 

@@ -151,7 +151,7 @@ impl Finder {
         while let Ok(n @ 1..) = sys::getdents64(self.task_dir, &mut buf) {
             for_each_name(&buf[..n], |name| {
                 if let Some(tid) = parse_tid(name) {
-                    f(tid)
+                    f(tid);
                 }
             });
             // procfs stops filling only when the next entry does not fit, so
@@ -217,7 +217,7 @@ fn parse_tid(name: &[u8]) -> Option<c_int> {
         if !b.is_ascii_digit() {
             return None;
         }
-        tid = tid.checked_mul(10)?.checked_add((b - b'0') as c_int)?;
+        tid = tid.checked_mul(10)?.checked_add(c_int::from(b - b'0'))?;
     }
     Some(tid)
 }
