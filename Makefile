@@ -4,7 +4,11 @@
 #                   the header, libpsx.pc in build/
 #   make test       cargo test, then every C test (static and shared), the
 #                   consumer tests (Debian's programs, libcap, pkg-config, link
-#                   matrix) and the Go package's tests; stops at the first failure
+#                   matrix) and the Go package's tests, then the userland matrix;
+#                   stops at the first failure
+#   make test-userlands  the C tests, Go tests and demo again inside Debian 13
+#                   and unstable userlands (other glibc versions; needs root and
+#                   debootstrap; USERLANDS="trixie sid" picks, USERLANDS= skips)
 #   make demo       builds everything and shows, thread by thread, what psx changes
 #   make bench      side-by-side benchmark against glibc and Debian's libpsx
 #   make install    PREFIX=/usr/local DESTDIR= ; libraries, header, .pc, man pages,
@@ -66,7 +70,7 @@ export PSX_ROOT := $(CURDIR)
 # wedged (seen on this project's machines) that hangs every `man` call.
 export MAN_DISABLE_SECCOMP := 1
 
-.PHONY: all lib psx-check header header-check package-check test cargo-test model-test c-test consumer-test go-test man-test demo bench install clean lint
+.PHONY: all lib psx-check header header-check package-check test test-userlands host-glibc cargo-test model-test c-test consumer-test go-test man-test demo bench install clean lint
 
 all: lib $(PCFILE)
 
@@ -107,8 +111,21 @@ $(PCFILE): psx.pc.in Cargo.toml $(HEADER)
 	mkdir -p $(OUT)
 	$(call pcgen,$(LIBDIR),$(INCDIR)) > $@
 
-test: all header-check package-check cargo-test model-test c-test consumer-test go-test man-test
-	@echo "make test: all tests passed"
+# Userlands built (once, cached in build/userland) by scripts/userland.sh.
+USERLANDS ?= trixie sid
+
+test: all host-glibc header-check package-check cargo-test model-test c-test consumer-test go-test man-test test-userlands
+	@if [ -n "$(strip $(USERLANDS))" ]; then \
+	    echo "make test: all tests passed (host glibc $$(getconf GNU_LIBC_VERSION | sed 's/^glibc //'), userlands: $(strip $(USERLANDS)))"; \
+	else \
+	    echo "make test: host tests passed; the userland matrix was NOT run (USERLANDS is empty)"; \
+	fi
+
+host-glibc:
+	@echo "host suite: $$(getconf GNU_LIBC_VERSION) (host)"
+
+test-userlands: all
+	PSX_USERLANDS="$(strip $(USERLANDS))" sh scripts/test-userlands.sh
 
 # Each test binary has its own watchdog; this bounds the whole run.
 cargo-test:

@@ -29,6 +29,11 @@
 #   PSX_TESTS     space-separated test names to run (default: all)
 #   PSX_KEEP_GOING=1  do not stop at the first failure (for surveys)
 #   CT_ONLY       run only this sub-case of each selected program
+#   PSX_RUN_PREFIX  a command (split into words) each test program runs under,
+#                 inside the timeout; programs are still built and checked on
+#                 this host. `make test-userlands` sets it to
+#                 "scripts/in-userland.sh build/userland/NAME" to run them
+#                 with another userland's C library.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +44,7 @@ PSX_INCLUDE=${PSX_INCLUDE:-$PSX_ROOT/include}
 PSX_NO_MARKER=${PSX_NO_MARKER:-}
 PSX_MODES=${PSX_MODES:-static shared}
 PSX_KEEP_GOING=${PSX_KEEP_GOING:-}
+PSX_RUN_PREFIX=${PSX_RUN_PREFIX:-}
 OUT=$PSX_ROOT/build/c-tests
 MARKER=psx-rust-engine
 CC=${CC:-cc}
@@ -107,6 +113,7 @@ soname=$(readelf -d "$so_real" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 
 mkdir -p "$OUT/static" "$OUT/shared" "$OUT/obj"
 echo "c-tests: building into $OUT"
+[ -z "$PSX_RUN_PREFIX" ] || echo "c-tests: running each program under: $PSX_RUN_PREFIX"
 $CC $CFLAGS -c "$here/common.c" -o "$OUT/obj/common.o" || die "compiling common.c"
 # A library with threads of its own, linked without psx and without --wrap.
 $CC $CFLAGS -shared -fPIC "$here/t01_plugin.c" -o "$OUT/obj/libt01plugin.so" -lpthread ||
@@ -183,7 +190,7 @@ for mode in $PSX_MODES; do
         rc=0
         env PSX_TEST_MODE=$testmode PSX_TEST_SO="$so_real" \
             PSX_TEST_PLUGIN="$OUT/obj/libt01plugin.so" LD_PRELOAD= \
-            timeout -k 5 "$limit" "$exe" || rc=$?
+            timeout -k 5 "$limit" $PSX_RUN_PREFIX "$exe" || rc=$?
         if [ $rc -eq 0 ]; then
             passed=$((passed + 1))
             echo "PASS $mode $name"

@@ -8,6 +8,13 @@
 # Needs `make` to have built the library first. Works offline: no module
 # is downloaded (the module has no dependencies), caches live in build/.
 # Exits non-zero on any failure, and when Go is missing.
+#
+# PSX_RUN_PREFIX: a command (split into words; absolute paths, as go runs it
+# from each package's directory) the test binaries run under, via
+# `go test -exec`. They are still built on this host, in build/go/tmp so
+# that a chroot which binds the repository sees them; go vet, which runs
+# nothing, is then skipped. `make test-userlands` sets it to
+# "$PSX_ROOT/scripts/in-userland.sh $PSX_ROOT/build/userland/NAME".
 
 set -eu
 
@@ -30,6 +37,7 @@ lib="$PSX_ROOT/build/lib"
 [ -f "$PSX_ROOT/include/sys/psx_syscall.h" ] || fail "$PSX_ROOT/include/sys/psx_syscall.h is missing"
 
 work="$PSX_ROOT/build/go"
+PSX_RUN_PREFIX=${PSX_RUN_PREFIX:-}
 mkdir -p "$work/cache" "$work/path" "$work/static-lib"
 # A directory holding only the archive, so that -lpsx finds libpsx.a.
 rm -f "$work/static-lib/libpsx.a"
@@ -46,13 +54,22 @@ unset PSX_GO_LIBPSX PSX_GO_MARKER PSX_GO_LINK PSX_GO_SCENARIO || true
 echo "go/run-tests.sh: $(go version), PSX_ROOT=$PSX_ROOT"
 cd "$here"
 
+if [ -n "$PSX_RUN_PREFIX" ]; then
+	echo "go/run-tests.sh: running the test binaries under: $PSX_RUN_PREFIX"
+	mkdir -p "$work/tmp"
+	export GOTMPDIR="$work/tmp"
+fi
+
 run() {
 	mode=$1
 	shift
-	echo "== go vet ($mode)"
-	env "$@" timeout 300 go vet ./... || fail "go vet ($mode)"
+	if [ -z "$PSX_RUN_PREFIX" ]; then
+		echo "== go vet ($mode)"
+		env "$@" timeout 300 go vet ./... || fail "go vet ($mode)"
+	fi
 	echo "== go test ($mode)"
-	env "$@" timeout 300 go test -count=1 -timeout 240s -v ./... || fail "go test ($mode)"
+	env "$@" timeout 300 go test -count=1 -timeout 240s -v ${PSX_RUN_PREFIX:+-exec "$PSX_RUN_PREFIX"} ./... ||
+		fail "go test ($mode)"
 }
 
 inc="-I$PSX_ROOT/include"
