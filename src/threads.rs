@@ -147,6 +147,15 @@ impl Finder {
         if sys::rewind(self.task_dir).is_err() {
             return;
         }
+        // getdents64 stops after the first entry when a signal is pending
+        // for the caller (the kernel's filldir64), and while a broadcast is
+        // in flight every thread that ran the call blocks every signal, so
+        // a signal sent to the process (SIGCHLD, a timer's SIGALRM) goes to
+        // the broadcaster: a short read is not the end of the list. Signals
+        // are blocked for the listing (it then comes in one piece unless
+        // the buffer is full), and the list ends only when getdents64 says
+        // so (0).
+        let saved = sys::set_signal_mask(!0);
         let mut buf = [0u8; 16384];
         while let Ok(n @ 1..) = sys::getdents64(self.task_dir, &mut buf) {
             for_each_name(&buf[..n], |name| {
@@ -154,12 +163,9 @@ impl Finder {
                     f(tid)
                 }
             });
-            // procfs stops filling only when the next entry does not fit, so
-            // a buffer with room for another entry means the list is
-            // complete: skip the system call that would return 0.
-            if buf.len() - n >= MAX_ENTRY {
-                break;
-            }
+        }
+        if let Ok(mask) = saved {
+            let _ = sys::set_signal_mask(mask);
         }
     }
 
@@ -186,10 +192,6 @@ impl Drop for Finder {
         }
     }
 }
-
-/// The largest `linux_dirent64` record for a thread directory: 19 bytes of
-/// header, a name of up to 10 digits and its NUL, rounded up to 8.
-const MAX_ENTRY: usize = 32;
 
 /// Walks the `linux_dirent64` records in `buf`, passing each name.
 fn for_each_name(buf: &[u8], mut f: impl FnMut(&[u8])) {
