@@ -64,6 +64,7 @@ t09_errno:c:90
 t10_unresponsive:c:90
 t11_10k_threads:c:120
 t12_unwind:c:60
+t14_exits:c:240
 "
 
 passed=0
