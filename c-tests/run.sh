@@ -65,6 +65,7 @@ t10_unresponsive:c:90
 t11_10k_threads:c:120
 t12_unwind:c:60
 t14_exits:c:240
+t15_forged:c:90
 t16_soak:c:200
 "
 
