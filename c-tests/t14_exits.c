@@ -90,6 +90,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/psx_syscall.h>
 #include <sys/time.h>
@@ -283,11 +284,33 @@ struct snap {
     long w[MAX_SNAP];
 };
 
+/* Threads of this process now: 2 + nr_threads is the link count of
+ * /proc/self/task. */
+static int nr_threads(void)
+{
+    struct stat st;
+    CT_CHECK(stat("/proc/self/task", &st) == 0, "stat /proc/self/task");
+    return (int)st.st_nlink - 2;
+}
+
+/* A listing of /proc/self/task can leave out a live thread when another
+ * one ends while procfs walks the list (the walk stops at the thread that
+ * ended and the next read resumes by position): list again until the
+ * thread count is the same before and after and the listing has that many. */
 static void take(struct snap *s)
 {
     pid_t tids[MAX_SNAP];
-    int n = ct_list_tids(0, tids, MAX_SNAP);
-    CT_CHECK(n > 0 && n < MAX_SNAP, "listing /proc/self/task: %d", n);
+    int n;
+    for (int tries = 0;; tries++) {
+        int c0 = nr_threads();
+        n = ct_list_tids(0, tids, MAX_SNAP);
+        CT_CHECK(n > 0 && n < MAX_SNAP, "listing /proc/self/task: %d", n);
+        if (n == c0 && nr_threads() == c0) {
+            break;
+        }
+        CT_CHECK(tries < 1000, "no stable listing of /proc/self/task");
+        ct_sleep_ms(1);
+    }
     s->n = 0;
     for (int i = 0; i < n; i++) {
         long w = task_wchar(tids[i]);
