@@ -71,6 +71,9 @@ t10_unresponsive:c:90
 t11_10k_threads:c:120
 t12_unwind:c:60
 t13_invisible:c:180
+t14_exits:c:240
+t15_forged:c:90
+t16_soak:c:200
 t17_cancel:c:200
 "
 

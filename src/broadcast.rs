@@ -223,7 +223,9 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     let mut settle_ns = SETTLE_FIRST_NS;
     let reused = table.restart_from_known(pid, me, skip);
     if !reused {
-        add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
+        while !add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid) {
+            wait_to_list_again();
+        }
         table.dedup_from(0);
     }
     loop {
@@ -237,9 +239,11 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
             break;
         }
         first_new = table.len();
-        add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
+        let listed = add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
         table.dedup_from(first_new);
-        if table.len() == first_new {
+        if !listed {
+            wait_to_list_again();
+        } else if table.len() == first_new {
             // A listing that finds nothing new ends the broadcast, except
             // after a call that may kill held threads: a thread dying under
             // the listing's cursor can make it skip the next one (see
@@ -291,8 +295,9 @@ fn may_kill_threads(nr: c_long, args: &[c_long; 6]) -> bool {
 }
 
 /// Gives a slot to every listed thread that has none yet, except the
-/// caller and a zombie main thread.
-fn add_new_threads(table: &mut Table, finder: &Finder, me: c_int, pid: c_int) {
+/// caller and a zombie main thread; `false` when no whole listing could be
+/// made (then the broadcast must not end on it).
+fn add_new_threads(table: &mut Table, finder: &mut Finder, me: c_int, pid: c_int) -> bool {
     let zombie = ZOMBIE_MAIN.load(Ordering::Relaxed);
     let skip_zombie = zombie == pid;
     finder.for_each(|tid| {
@@ -304,7 +309,14 @@ fn add_new_threads(table: &mut Table, finder: &Finder, me: c_int, pid: c_int) {
             Line::new().text("out of memory for the thread table; ending the process");
             sys::kill_process();
         }
-    });
+    })
+}
+
+/// After a listing failed (`/proc` refused it for a moment: out of memory,
+/// too many open files), wait before the next try: a broadcast never ends
+/// on a listing it does not have.
+fn wait_to_list_again() {
+    sys::futex_wait(&PENDING, 0, Some(CHECK_FIRST_NS));
 }
 
 /// Marks slots `first..` as waiting for their thread's answer.

@@ -98,7 +98,7 @@ pub unsafe extern "C" fn psx_syscall6(
 /// seventh long after `nr` is the number of real arguments. C declares this
 /// function variadic; stable Rust cannot define C-variadic functions, so it is
 /// defined with eight fixed longs. That is ABI-identical for integer
-/// arguments on the two Linux targets we build for: on x86_64 (System V) a
+/// arguments on the two Linux targets we build for: on `x86_64` (System V) a
 /// variadic call passes its first six integers in registers and the rest on
 /// the stack exactly as a fixed call does (%al only counts vector registers);
 /// on aarch64 Linux (AAPCS64, unlike Apple's) variadic integers go in x0-x7

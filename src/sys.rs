@@ -259,6 +259,20 @@ pub fn rewind(fd: c_int) -> Result<(), c_int> {
     call!(libc::SYS_lseek, fd, 0, libc::SEEK_SET).map(drop)
 }
 
+/// Sets this thread's signal mask to `mask` (raw: signals 32 and 33 too)
+/// and returns the previous one.
+pub fn set_signal_mask(mask: u64) -> Result<u64, c_int> {
+    let mut old: u64 = 0;
+    call!(
+        libc::SYS_rt_sigprocmask,
+        libc::SIG_SETMASK,
+        &raw const mask,
+        &raw mut old,
+        8
+    )
+    .map(|_| old)
+}
+
 /// `getdents64(fd, buf)`: fills `buf` with `linux_dirent64` records and
 /// returns the number of bytes used (0 at the end of the directory).
 pub fn getdents64(fd: c_int, buf: &mut [u8]) -> Result<usize, c_int> {
