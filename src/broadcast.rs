@@ -57,18 +57,34 @@
 //! and inherits the old state: it needs the call, and gets it, because:
 //!
 //! *A broadcast ends only when no live thread lacks a slot.* Two ways to
-//! know, taken after a round in which every slot is DONE or GONE:
+//! know, taken after a round in which every slot is Done or Gone:
 //! - a listing of `/proc/self/task` that finds no thread without a slot.
-//!   Every thread alive throughout the listing appears in it; a thread it
-//!   cannot see was created during the listing by a thread that had not run
-//!   the call, and that creator is itself listed (or was, when it ended)...
-//!   so the rounds go on until a listing finds nothing new;
+//!   What Linux's `proc_task_readdir` guarantees, and psx relies on: a
+//!   listing made in one `getdents64` call walks the thread list from its
+//!   head and sees every thread alive throughout the walk, and every thread
+//!   added meanwhile (threads are added at the list's tail), as long as the
+//!   thread under its cursor does not die (the walk then stops early, and a
+//!   next call resumes by position, which can skip a thread). In a listing
+//!   that finds nothing new every thread it returned is known: the caller,
+//!   held threads (which cannot die, above) and a zombie main thread (which
+//!   stays); so its cursor never stood on a dying thread and the walk
+//!   reached the tail. Suppose an unknown thread U is alive when it ends.
+//!   U was not alive throughout the walk, nor added before the walk reached
+//!   the tail (either way it would have been seen): it was created after the
+//!   walk, by a thread alive then, which is unknown (known ones cannot
+//!   create) and so, by the same argument, created after the walk... back
+//!   to a thread alive at the walk's start and at its end: seen. So there is
+//!   no such U. Two traps are closed in `threads::Finder`: `getdents64`
+//!   returns a single entry when a signal is pending for the caller, so
+//!   signals are blocked while listing; and a listing split over calls is
+//!   not trusted: the buffer grows until the list fits in one call.
 //! - the cheaper count (see "Ending without a listing").
 //!
 //! The model in `model/` checks this protocol, with threads that create,
 //! exit, get cancelled and fork, for false successes, double runs and
-//! deadlocks, and finds the false success of the end condition this engine
-//! had before held threads could no longer leave.
+//! deadlocks, with listings as Linux makes them; it finds the false success
+//! of the end condition this engine had before held threads could no longer
+//! leave, and the listing that skips a thread after a call that kills.
 //!
 //! # Ending without a listing
 //! Listing `/proc/self/task` costs about 36 us for 128 threads and 300 us
