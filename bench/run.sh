@@ -134,6 +134,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     done
     for impl in $ORDER; do
         run1 $impl create $CREATES
+        run1 $impl pc $((BUDGET * 4))
     done
     r=$((r + 1))
 done
@@ -169,6 +170,7 @@ $2 == "call" {
     if (!($4 in seen)) { seen[$4] = 1; ns[++nn] = $4 }
 }
 $2 == "create" { add($1 SUBSEP "create", kv("create_us")); add($1 SUBSEP "real", kv("real_us")) }
+$2 == "pc" { add($1 SUBSEP "pc", kv("items_per_s")) }
 END {
     for (m = 1; m <= 2; m++) {
         mode = m == 1 ? "idle" : "mixed"
@@ -197,6 +199,12 @@ END {
     printf "| %s, through the wrapper | %s, __real_pthread_create | wrapper/plain | Debian, through its wrapper | Debian wrapper/plain | glibc, no libpsx |\n", A, A
     print "|---:|---:|---:|---:|---:|---:|"
     printf "| %s | %s | %s | %s | %s | %s |\n\n", fmt(oc), fmt(orl), ratio(oc, orl), fmt(dc), ratio(dc, drl), fmt(gc)
+    op = med("ours" SUBSEP "pc"); dp = med("debian" SUBSEP "pc"); gp = med("glibc" SUBSEP "pc")
+    print "Producer/consumer on a condition variable while another thread broadcasts back to back (items per second, median; higher is better):"
+    print ""
+    printf "| %s | Debian libpsx | glibc setresuid loop | glibc/%s | Debian/%s |\n", A, A, A
+    print "|---:|---:|---:|---:|---:|"
+    printf "| %s | %s | %s | %s | %s |\n\n", fmt(op), fmt(dp), fmt(gp), ratio(gp, op), ratio(dp, op)
     oh = med("ours" SUBSEP "hwm"); dh = med("debian" SUBSEP "hwm"); gh = med("glibc" SUBSEP "hwm")
     if (oh != "") {
         print "Peak memory (VmHWM) with 1024 idle threads (128 KiB stacks), KiB:"
