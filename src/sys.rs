@@ -9,7 +9,7 @@
 //!
 //! Failures come back as `Err(errno)` (the kernel's negative return, negated).
 
-use core::ffi::{c_int, c_long};
+use core::ffi::{CStr, c_int, c_long};
 use core::sync::atomic::AtomicU32;
 
 /// The kernel's raw return value: a result, or `-errno` in `-4095..=-1`.
@@ -220,10 +220,9 @@ pub fn current_action(sig: c_int) -> Result<KernelSigaction, c_int> {
     rt_sigaction(sig, None, Some(&mut current)).map(|()| current)
 }
 
-/// `openat(dirfd, path, flags)`; `path` is NUL-terminated. Always adds
-/// `O_CLOEXEC`: psx's descriptors must not leak into exec'd programs.
-pub fn openat(dirfd: c_int, path: &[u8], flags: c_int) -> Result<c_int, c_int> {
-    debug_assert_eq!(path.last(), Some(&0));
+/// `openat(dirfd, path, flags)`. Always adds `O_CLOEXEC`: psx's
+/// descriptors must not leak into exec'd programs.
+pub fn openat(dirfd: c_int, path: &CStr, flags: c_int) -> Result<c_int, c_int> {
     call!(
         libc::SYS_openat,
         dirfd,
@@ -310,10 +309,9 @@ pub fn file_id(fd: c_int) -> Result<FileId, c_int> {
     Ok(FileId::of(&st))
 }
 
-/// `fstatat(dirfd, path, 0)` (`newfstatat`), reduced like [`file_id`];
-/// `path` is NUL-terminated. Uses `dirfd` only as the base of the lookup.
-pub fn file_id_at(dirfd: c_int, path: &[u8]) -> Result<FileId, c_int> {
-    debug_assert_eq!(path.last(), Some(&0));
+/// `fstatat(dirfd, path, 0)` (`newfstatat`), reduced like [`file_id`].
+/// Uses `dirfd` only as the base of the lookup.
+pub fn file_id_at(dirfd: c_int, path: &CStr) -> Result<FileId, c_int> {
     // SAFETY: `stat` is plain old data; all-zero is a valid value.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     call!(libc::SYS_newfstatat, dirfd, path.as_ptr(), &raw mut st, 0)?;

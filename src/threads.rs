@@ -23,7 +23,7 @@
 //! `opendir`/`readdir` call `malloc`, which can deadlock while other threads
 //! are stopped in the handler holding the allocator's lock.
 
-use core::ffi::c_int;
+use core::ffi::{CStr, c_int};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 use crate::registry;
@@ -42,7 +42,7 @@ static FALLBACK_SAID: AtomicBool = AtomicBool::new(false);
 /// Opens (or re-opens) our `/proc` descriptor. Called at load time, before
 /// the application can `chroot()`, and whenever the path works again.
 pub fn open_proc_root() -> Result<c_int, c_int> {
-    let fd = sys::openat(libc::AT_FDCWD, b"/proc\0", libc::O_PATH | libc::O_DIRECTORY)?;
+    let fd = sys::openat(libc::AT_FDCWD, c"/proc", libc::O_PATH | libc::O_DIRECTORY)?;
     let id = sys::file_id(fd)?;
     PROC_DEV.store(id.dev, Ordering::Relaxed);
     PROC_INO.store(id.ino, Ordering::Relaxed);
@@ -77,11 +77,11 @@ fn owned_proc_root() -> Option<c_int> {
 fn open_task_dir() -> Option<c_int> {
     let flags = libc::O_RDONLY | libc::O_DIRECTORY;
     if let Some(root) = owned_proc_root() {
-        if let Ok(fd) = sys::openat(root, b"self/task\0", flags) {
+        if let Ok(fd) = sys::openat(root, c"self/task", flags) {
             return Some(fd);
         }
     }
-    let fd = sys::openat(libc::AT_FDCWD, b"/proc/self/task\0", flags).ok()?;
+    let fd = sys::openat(libc::AT_FDCWD, c"/proc/self/task", flags).ok()?;
     if PROC_FD.load(Ordering::Acquire) < 0 {
         let _ = open_proc_root();
     }
@@ -102,7 +102,7 @@ pub fn count() -> Option<usize> {
     if root < 0 {
         return None;
     }
-    let id = sys::file_id_at(root, b"self/task\0").ok()?;
+    let id = sys::file_id_at(root, c"self/task").ok()?;
     if id.dev != PROC_DEV.load(Ordering::Relaxed) || id.mode != libc::S_IFDIR {
         return None;
     }
@@ -238,7 +238,8 @@ impl Finder {
         }
         let mut path = [0u8; 24];
         let len = format_stat_path(tid, &mut path);
-        let fd = sys::openat(self.task_dir, &path[..len], libc::O_RDONLY).ok()?;
+        let path = CStr::from_bytes_with_nul(&path[..len]).ok()?;
+        let fd = sys::openat(self.task_dir, path, libc::O_RDONLY).ok()?;
         let mut buf = [0u8; 512];
         let n = sys::read(fd, &mut buf);
         sys::close(fd);
