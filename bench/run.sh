@@ -17,6 +17,9 @@
 #                   anything else is reported as "not ours" in the output
 #   BENCH_OURS_INC  include dir for slot A (default $PSX_ROOT/include)
 #   CC              C compiler (default cc)
+#   BENCH_ROOT      a userland of scripts/userland.sh (build/userland/trixie,
+#                   .../sid): the executables, built here, run inside it with
+#                   its glibc (glibc's column is then that glibc's setxid)
 set -eu
 
 PSX_ROOT=${PSX_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -102,7 +105,13 @@ esac
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 NCPU=$(nproc)
 KERNEL=$(uname -r)
-GLIBC=$(getconf GNU_LIBC_VERSION)
+ROOT=${BENCH_ROOT:-}
+if [ -n "$ROOT" ]; then
+    [ -x "$ROOT/usr/bin/getconf" ] || fail "BENCH_ROOT=$ROOT is not a userland (run scripts/userland.sh)"
+    GLIBC="$(chroot "$ROOT" getconf GNU_LIBC_VERSION) (userland $ROOT)"
+else
+    GLIBC=$(getconf GNU_LIBC_VERSION)
+fi
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- run, interleaved ---------------------------------------------------------
@@ -111,7 +120,14 @@ RES=$B/results.txt
 T0=$(date +%s)
 run1() { # impl args... ; appends "impl key=value..." to $RES
     impl=$1; shift
-    out=$(timeout 120 "$B/bench-$impl" "$@") || fail "bench-$impl $* failed (exit $?)"
+    if [ -n "$ROOT" ]; then
+        # in-userland.sh prints the userland's glibc first: dropped here.
+        out=$(timeout 120 sh "$PSX_ROOT/scripts/in-userland.sh" "$ROOT" "$B/bench-$impl" "$@") \
+            || fail "bench-$impl $* failed in $ROOT (exit $?)"
+        out=$(printf '%s\n' "$out" | sed 1d)
+    else
+        out=$(timeout 120 "$B/bench-$impl" "$@") || fail "bench-$impl $* failed (exit $?)"
+    fi
     echo "$impl $* $out" >>"$RES"
 }
 r=1
