@@ -8,6 +8,11 @@
 #   make demo       builds everything and shows, thread by thread, what psx changes
 #   make bench      side-by-side benchmark against glibc and Debian's libpsx
 #   make install    PREFIX=/usr/local DESTDIR= ; libraries, header, .pc, man pages
+#
+#   make ARCH=arm64 the same C artifacts cross-built for aarch64, in build/arm64/
+#                   (and `make ARCH=arm64 c-test-build` the C tests for arm64)
+#   make test-arm64 cross-builds, then runs the C suite in an arm64 VM
+#                   (qemu-system-aarch64, Debian's arm64 kernel): doc/arm64.md
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
@@ -17,9 +22,26 @@ DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 CARGO   ?= cargo
+# ARCH=arm64 cross-builds the C artifacts for aarch64 into build/arm64/ with
+# Debian's aarch64-linux-gnu- toolchain (see doc/arm64.md); empty: the host.
+ARCH    ?=
+ifeq ($(ARCH),)
 OUT     := build
-LIBOUT  := $(OUT)/lib
 RUSTOUT := target/release
+CARGOFLAGS :=
+else ifeq ($(ARCH),arm64)
+CROSS_COMPILE ?= aarch64-linux-gnu-
+OUT     := build/arm64
+RUSTOUT := target/aarch64-unknown-linux-gnu/release
+CARGOFLAGS := --target aarch64-unknown-linux-gnu
+CC      := $(CROSS_COMPILE)gcc
+CXX     := $(CROSS_COMPILE)g++
+export CROSS_COMPILE
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER ?= $(CROSS_COMPILE)gcc
+else
+$(error ARCH=$(ARCH): only ARCH=arm64 (or no ARCH, the host) is supported)
+endif
+LIBOUT  := $(OUT)/lib
 
 SHLIB   := $(LIBOUT)/libpsx.so.2
 STLIB   := $(LIBOUT)/libpsx.a
@@ -46,13 +68,13 @@ export PSX_ROOT := $(CURDIR)
 # wedged (seen on this project's machines) that hangs every `man` call.
 export MAN_DISABLE_SECCOMP := 1
 
-.PHONY: all lib test cargo-test c-test consumer-test go-test man-test demo bench install clean lint
+.PHONY: all lib test cargo-test c-test c-test-build consumer-test go-test man-test demo bench install clean lint test-arm64
 
 all: lib $(PCFILE)
 
 # The C artifacts are the no_std engine: no Rust runtime inside, panic=abort.
 lib:
-	$(CARGO) build --release --no-default-features --lib
+	$(CARGO) build --release --no-default-features --lib $(CARGOFLAGS)
 	mkdir -p $(LIBOUT)
 	cp -f $(RUSTOUT)/libpsx.so $(SHLIB).tmp && mv -f $(SHLIB).tmp $(SHLIB)
 	$(CC) -O2 -fPIC -Wall -Werror -Iinclude -c scripts/psx-load.c -o $(LOADOBJ).tmp
@@ -81,8 +103,23 @@ man-test:
 	done
 	@echo "man pages: ok"
 
+ifeq ($(ARCH),)
 c-test: all
 	sh c-tests/run.sh
+else
+# Cross: builds on this machine, then runs the programs in an arm64 VM.
+c-test: all
+	PSX_CROSS=$(ARCH) CC=$(CC) CXX=$(CXX) sh c-tests/run.sh
+endif
+
+# Builds (and checks the linking of) the C tests without running them.
+c-test-build: all
+	PSX_CROSS=$(ARCH) PSX_BUILD_ONLY=1 CC=$(CC) CXX=$(CXX) sh c-tests/run.sh
+
+# The C suite on a real arm64 kernel: doc/arm64.md.
+test-arm64:
+	$(MAKE) ARCH=arm64 c-test
+	$(MAKE) ARCH=arm64 demo
 
 consumer-test: all
 	sh consumers/run.sh
@@ -91,7 +128,7 @@ go-test: all
 	sh go/run-tests.sh
 
 demo: all
-	sh examples/run-demo.sh
+	PSX_CROSS=$(ARCH) CC=$(CC) sh examples/run-demo.sh
 
 bench: all
 	sh bench/run.sh
