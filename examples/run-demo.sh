@@ -32,7 +32,7 @@ if [ -n "${PSX_CROSS:-}" ]; then
     "$CARGO" build --quiet --example demo --target aarch64-unknown-linux-gnu
     cp target/aarch64-unknown-linux-gnu/debug/examples/demo "$out/demo"
     exec sh scripts/arm64-vm.sh -f "$out/demo" -f "$out/demo_plugin.so" \
-        'uname -m; timeout -s KILL 300 ./demo /vm/demo_plugin.so'
+        'uname -m; NO_COLOR=1 timeout -s KILL 300 ./demo /vm/demo_plugin.so'
 fi
 "$CARGO" build --quiet --example demo
 exec timeout 60 target/debug/examples/demo "$PSX_ROOT/$out/demo_plugin.so"
