@@ -3,9 +3,6 @@
  * 10,000 threads (every third one made around psx's wrapper) on small
  * stacks: one broadcast must complete and reach each of them, checked one by
  * one in /proc; then a second one.
- *
- * PSX_T11_THREADS sets another count, at least 1000: the arm64 VM runs
- * fewer, because emulation makes every thread far more costly (doc/arm64.md).
  */
 #include "common.h"
 
@@ -19,7 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/psx_syscall.h>
 
-static int nthreads = 10000; /* PSX_T11_THREADS */
+#define NTHREADS 10000
 
 static long read_sysctl(const char *path)
 {
@@ -40,11 +37,6 @@ static int case_10k(int argc, char **argv)
     (void)argv;
     ct_require_root();
     ct_check_library();
-    const char *n = getenv("PSX_T11_THREADS");
-    if (n && *n) {
-        nthreads = atoi(n);
-        CT_CHECK(nthreads >= 1000, "PSX_T11_THREADS=%s: at least 1000", n);
-    }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         rl.rlim_cur < rl.rlim_max) {
@@ -54,31 +46,31 @@ static int case_10k(int argc, char **argv)
     long pid_max = read_sysctl("/proc/sys/kernel/pid_max");
     long threads_max = read_sysctl("/proc/sys/kernel/threads-max");
     long maps = read_sysctl("/proc/sys/vm/max_map_count");
-    CT_CHECK(pid_max < 0 || pid_max > nthreads + 1000,
+    CT_CHECK(pid_max < 0 || pid_max > NTHREADS + 1000,
              "kernel.pid_max is %ld: too small for %d threads", pid_max,
-             nthreads);
-    CT_CHECK(threads_max < 0 || threads_max > nthreads + 1000,
+             NTHREADS);
+    CT_CHECK(threads_max < 0 || threads_max > NTHREADS + 1000,
              "kernel.threads-max is %ld: too small for %d threads",
-             threads_max, nthreads);
-    CT_CHECK(maps < 0 || maps > 2 * nthreads + 1000,
+             threads_max, NTHREADS);
+    CT_CHECK(maps < 0 || maps > 2 * NTHREADS + 1000,
              "vm.max_map_count is %ld: too small for %d thread stacks", maps,
-             nthreads);
+             NTHREADS);
     long t0 = ct_now_ms();
-    struct ct_group *g = ct_start_idle(nthreads, CT_IDLE_COND, 1, 64 * 1024);
+    struct ct_group *g = ct_start_idle(NTHREADS, CT_IDLE_COND, 1, 64 * 1024);
     long t1 = ct_now_ms();
     long r = psx_syscall6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
     long t2 = ct_now_ms();
     CT_CHECK(r == 0, "psx_syscall6(PR_SET_NO_NEW_PRIVS) = %ld errno %d", r,
              errno);
-    ct_log("%d threads started in %ld ms; one broadcast took %ld ms", nthreads,
+    ct_log("%d threads started in %ld ms; one broadcast took %ld ms", NTHREADS,
            t1 - t0, t2 - t1);
-    ct_require_all(0, "NoNewPrivs", "1", 1 + nthreads);
+    ct_require_all(0, "NoNewPrivs", "1", 1 + NTHREADS);
     t1 = ct_now_ms();
     r = psx_syscall3(SYS_prctl, PR_CAPBSET_DROP, CAP_SYS_BOOT, 0);
     t2 = ct_now_ms();
     CT_CHECK(r == 0, "psx_syscall3(PR_CAPBSET_DROP) = %ld errno %d", r, errno);
     ct_log("second broadcast took %ld ms", t2 - t1);
-    ct_require_all_bit(0, "CapBnd", CAP_SYS_BOOT, 0, 1 + nthreads);
+    ct_require_all_bit(0, "CapBnd", CAP_SYS_BOOT, 0, 1 + NTHREADS);
     ct_stop_idle(g);
     return 0;
 }

@@ -21,6 +21,8 @@
 #   PSX_VM_TIMEOUT  seconds for the whole VM, boot included (default 1800)
 #   PSX_VM_MEM      guest memory in MiB (default 2048)
 #   PSX_VM_SMP      guest CPUs (default 2)
+#   PSX_VM_CPU      qemu -cpu (default max,pauth-impdef=on: every feature,
+#                   with pointer authentication's cheap-to-emulate hash)
 #   PSX_VM_CACHE    where the Debian arm64 packages are unpacked
 #                   (default $PSX_ROOT/build/arm64/vm)
 #   PSX_VM_LOG      where the whole console output is kept
@@ -36,6 +38,7 @@ PSX_ROOT=${PSX_ROOT:-$(cd "$here/.." && pwd)}
 PSX_VM_TIMEOUT=${PSX_VM_TIMEOUT:-1800}
 PSX_VM_MEM=${PSX_VM_MEM:-2048}
 PSX_VM_SMP=${PSX_VM_SMP:-2}
+PSX_VM_CPU=${PSX_VM_CPU:-max,pauth-impdef=on}
 cache=${PSX_VM_CACHE:-$PSX_ROOT/build/arm64/vm}
 log=${PSX_VM_LOG:-$cache/console.log}
 so=$PSX_ROOT/build/arm64/lib/libpsx.so.2
@@ -161,11 +164,11 @@ chmod 0755 "$root/init"
 # --- Boot. The console is the PL011 UART (ttyAMA0), built into Debian's
 # kernel. No KVM: an x86_64 host emulates the arm64 CPU (TCG).
 mkdir -p "$(dirname "$log")"
-echo "arm64-vm: booting $(basename "$kernel") (TCG, -smp $PSX_VM_SMP, ${PSX_VM_MEM} MiB); console log: $log" >&2
+echo "arm64-vm: booting $(basename "$kernel") (TCG, -cpu $PSX_VM_CPU, -smp $PSX_VM_SMP, ${PSX_VM_MEM} MiB); console log: $log" >&2
 start=$(date +%s)
 rc=0
 timeout -k 10 "$PSX_VM_TIMEOUT" qemu-system-aarch64 \
-    -M virt -cpu max -smp "$PSX_VM_SMP" -m "$PSX_VM_MEM" \
+    -M virt -cpu "$PSX_VM_CPU" -smp "$PSX_VM_SMP" -m "$PSX_VM_MEM" \
     -display none -monitor none -serial stdio -nic none -no-reboot \
     -kernel "$kernel" -initrd "$work/initrd" \
     -append "console=ttyAMA0 rdinit=/init panic=-1 quiet" \
