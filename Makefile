@@ -11,8 +11,9 @@
 #
 #   make ARCH=arm64 the same C artifacts cross-built for aarch64, in build/arm64/
 #                   (and `make ARCH=arm64 c-test-build` the C tests for arm64)
-#   make test-arm64 cross-builds, then runs the C suite in an arm64 VM
-#                   (qemu-system-aarch64, Debian's arm64 kernel): doc/arm64.md
+#   make test-arm64 cross-builds, then runs the C suite, the Rust tests and
+#                   the demo in an arm64 VM (qemu-system-aarch64, Debian's
+#                   arm64 kernel): doc/arm64.md
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
@@ -91,8 +92,14 @@ test: all cargo-test c-test consumer-test go-test man-test
 	@echo "make test: all tests passed"
 
 # Each test binary has its own watchdog; this bounds the whole run.
+ifeq ($(ARCH),)
 cargo-test:
 	timeout 900 $(CARGO) test
+else
+# Cross: the test programs run in the arm64 VM (doc/arm64.md).
+cargo-test:
+	sh scripts/cargo-test-arm64.sh
+endif
 
 # Every man page renders without groff warnings, and man -l shows its NAME.
 man-test:
@@ -119,6 +126,7 @@ c-test-build: all
 # The C suite on a real arm64 kernel: doc/arm64.md.
 test-arm64:
 	$(MAKE) ARCH=arm64 c-test
+	$(MAKE) ARCH=arm64 cargo-test
 	$(MAKE) ARCH=arm64 demo
 
 consumer-test: all
