@@ -18,6 +18,12 @@
 #                   (tools/header-gen); make header-check fails when the
 #                   committed header differs from what cbindgen makes
 #   make package-check  cargo package + publish --dry-run, docs as docs.rs
+#
+#   make ARCH=arm64 the same C artifacts cross-built for aarch64, in build/arm64/
+#                   (and `make ARCH=arm64 c-test-build` the C tests for arm64)
+#   make test-arm64 cross-builds, then runs the C suite, the Rust tests and
+#                   the demo in an arm64 VM (qemu-system-aarch64, Debian's
+#                   arm64 kernel): doc/arm64.md; the last step of make test
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
@@ -36,9 +42,26 @@ $(error include/sys/psx_syscall.h defines no LIBPSX_MAJOR/LIBPSX_MINOR)
 endif
 
 CARGO   ?= cargo
+# ARCH=arm64 cross-builds the C artifacts for aarch64 into build/arm64/ with
+# Debian's aarch64-linux-gnu- toolchain (see doc/arm64.md); empty: the host.
+ARCH    ?=
+ifeq ($(ARCH),)
 OUT     := build
-LIBOUT  := $(OUT)/lib
 RUSTOUT := target/release
+CARGOFLAGS :=
+else ifeq ($(ARCH),arm64)
+CROSS_COMPILE ?= aarch64-linux-gnu-
+OUT     := build/arm64
+RUSTOUT := target/aarch64-unknown-linux-gnu/release
+CARGOFLAGS := --target aarch64-unknown-linux-gnu
+CC      := $(CROSS_COMPILE)gcc
+CXX     := $(CROSS_COMPILE)g++
+export CROSS_COMPILE
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER ?= $(CROSS_COMPILE)gcc
+else
+$(error ARCH=$(ARCH): only ARCH=arm64 (or no ARCH, the host) is supported)
+endif
+LIBOUT  := $(OUT)/lib
 
 SHLIB   := $(LIBOUT)/libpsx.so.2
 STLIB   := $(LIBOUT)/libpsx.a
@@ -70,13 +93,13 @@ export PSX_ROOT := $(CURDIR)
 # wedged (seen on this project's machines) that hangs every `man` call.
 export MAN_DISABLE_SECCOMP := 1
 
-.PHONY: all lib psx-check header header-check package-check test test-userlands host-glibc cargo-test model-test c-test consumer-test go-test man-test demo bench install clean lint
+.PHONY: all lib psx-check header header-check package-check test test-userlands host-glibc cargo-test model-test c-test c-test-build consumer-test go-test man-test demo bench install clean lint lint-arm64 test-arm64
 
 all: lib $(PCFILE)
 
 # The C artifacts are the no_std engine: no Rust runtime inside, panic=abort.
 lib:
-	$(CARGO) build --release --no-default-features --lib
+	$(CARGO) build --release --no-default-features --lib $(CARGOFLAGS)
 	mkdir -p $(LIBOUT)
 	cp -f $(RUSTOUT)/libpsx.so $(SHLIB).tmp && mv -f $(SHLIB).tmp $(SHLIB)
 	$(CC) -O2 -fPIC -Wall -Werror -Iinclude -c scripts/psx-load.c -o $(LOADOBJ).tmp
@@ -114,11 +137,11 @@ $(PCFILE): psx.pc.in Cargo.toml $(HEADER)
 # Userlands built (once, cached in build/userland) by scripts/userland.sh.
 USERLANDS ?= trixie sid
 
-test: all host-glibc header-check package-check cargo-test model-test c-test consumer-test go-test man-test test-userlands
+test: all host-glibc header-check package-check cargo-test model-test c-test consumer-test go-test man-test test-userlands test-arm64
 	@if [ -n "$(strip $(USERLANDS))" ]; then \
-	    echo "make test: all tests passed (host glibc $$(getconf GNU_LIBC_VERSION | sed 's/^glibc //'), userlands: $(strip $(USERLANDS)))"; \
+	    echo "make test: all tests passed (host glibc $$(getconf GNU_LIBC_VERSION | sed 's/^glibc //'), userlands: $(strip $(USERLANDS)); arm64 VM)"; \
 	else \
-	    echo "make test: host tests passed; the userland matrix was NOT run (USERLANDS is empty)"; \
+	    echo "make test: host and arm64 tests passed; the userland matrix was NOT run (USERLANDS is empty)"; \
 	fi
 
 host-glibc:
@@ -128,8 +151,14 @@ test-userlands: all
 	PSX_USERLANDS="$(strip $(USERLANDS))" sh scripts/test-userlands.sh
 
 # Each test binary has its own watchdog; this bounds the whole run.
+ifeq ($(ARCH),)
 cargo-test:
 	timeout 900 $(CARGO) test
+else
+# Cross: the test programs run in the arm64 VM (doc/arm64.md).
+cargo-test:
+	sh scripts/cargo-test-arm64.sh
+endif
 
 # The model of the broadcast protocol (model/README.md): an exhaustive
 # search of its interleavings; PSX_MODEL_BOUNDS widens it.
@@ -145,8 +174,24 @@ man-test:
 	done
 	@echo "man pages: ok"
 
+ifeq ($(ARCH),)
 c-test: all
 	sh c-tests/run.sh
+else
+# Cross: builds on this machine, then runs the programs in an arm64 VM.
+c-test: all
+	PSX_CROSS=$(ARCH) CC=$(CC) CXX=$(CXX) sh c-tests/run.sh
+endif
+
+# Builds (and checks the linking of) the C tests without running them.
+c-test-build: all
+	PSX_CROSS=$(ARCH) PSX_BUILD_ONLY=1 CC=$(CC) CXX=$(CXX) sh c-tests/run.sh
+
+# The C suite on a real arm64 kernel: doc/arm64.md.
+test-arm64:
+	$(MAKE) ARCH=arm64 c-test
+	$(MAKE) ARCH=arm64 cargo-test
+	$(MAKE) ARCH=arm64 demo
 
 consumer-test: all
 	sh consumers/run.sh
@@ -155,7 +200,7 @@ go-test: all
 	sh go/run-tests.sh
 
 demo: all
-	sh examples/run-demo.sh
+	PSX_CROSS=$(ARCH) CC=$(CC) sh examples/run-demo.sh
 
 bench: all
 	sh bench/run.sh
@@ -166,6 +211,11 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --release --no-default-features --lib -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+# The same lints for the aarch64 code paths (needs rustup's aarch64 target).
+lint-arm64:
+	$(CARGO) clippy --target aarch64-unknown-linux-gnu --all-targets -- -D warnings
+	$(CARGO) clippy --target aarch64-unknown-linux-gnu --release --no-default-features --lib -- -D warnings
 
 # libpsx.so (ld script) and libpsx.pc are written here for this PREFIX/LIBDIR,
 # not copied from build/ (made for the PREFIX of the first `make`); the

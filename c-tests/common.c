@@ -1070,6 +1070,9 @@ int ct_main(const char *test, int argc, char **argv,
     const char *only = getenv("CT_ONLY");
     const char *keep = getenv("PSX_KEEP_GOING");
     int keep_going = keep && *keep;
+    /* c-tests/run.sh: larger under emulation (the arm64 VM). */
+    const char *scale = getenv("PSX_TIMEOUT_SCALE");
+    int timeout_scale = scale && atoi(scale) > 0 ? atoi(scale) : 1;
     int ran = 0, failed = 0;
     for (const struct ct_case *c = cases; c->name; c++) {
         if (c->helper || (only && *only && strcmp(only, c->name) != 0)) {
@@ -1079,7 +1082,7 @@ int ct_main(const char *test, int argc, char **argv,
         pid_t pid = ct_spawn(c->name, NULL, NULL);
         g_running = pid;
         int st = 0;
-        int timeout_s = c->timeout_s > 0 ? c->timeout_s : 20;
+        int timeout_s = (c->timeout_s > 0 ? c->timeout_s : 20) * timeout_scale;
         if (ct_wait(pid, timeout_s * 1000L, &st) != 0) {
             outf("FAIL [%s/%s] timed out after %d s (a hang); what its threads "
                  "were doing:\n",

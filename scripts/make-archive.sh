@@ -18,17 +18,21 @@ set -eu
 in=$(realpath "$1") out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 CC=${CC:-cc}
+# CROSS_COMPILE: binutils prefix when building for another architecture
+# (e.g. aarch64-linux-gnu-); empty for the host's own tools.
+CROSS_COMPILE=${CROSS_COMPILE:-}
+LD=${CROSS_COMPILE}ld OBJCOPY=${CROSS_COMPILE}objcopy AR=${CROSS_COMPILE}ar NM=${CROSS_COMPILE}nm
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/x"
-(cd "$tmp/x" && ar x "$in")
+(cd "$tmp/x" && $AR x "$in")
 for o in "$tmp"/x/*.o; do
-    objcopy --remove-section=.llvmbc --remove-section=.llvmcmd "$o"
+    $OBJCOPY --remove-section=.llvmbc --remove-section=.llvmcmd "$o"
 done
 main=$(ls "$tmp"/x/psx-*.o "$tmp"/x/psx.*.o 2>/dev/null | head -1)
 [ -n "$main" ] || { echo "make-archive: no psx object in $in" >&2; exit 1; }
 mv "$main" "$tmp/main.o"
-ar rcs "$tmp/rest.a" "$tmp"/x/*.o
+$AR rcs "$tmp/rest.a" "$tmp"/x/*.o
 cat > "$tmp/keep" <<KEEP
 psx_syscall3
 psx_syscall6
@@ -42,16 +46,16 @@ KEEP
 # usually linked without it, so it has to happen here to keep them small.
 roots=$(sed 's/^/-u /' "$tmp/keep")
 # shellcheck disable=SC2086
-ld -r --gc-sections $roots "$tmp/main.o" "$tmp/rest.a" -o "$tmp/engine.o"
+$LD -r --gc-sections $roots "$tmp/main.o" "$tmp/rest.a" -o "$tmp/engine.o"
 # Added after --gc-sections, which would drop the unreferenced pointer.
 $CC -O2 -fPIC -Wall -Werror -c "$here/real-pthread-create-ref.c" -o "$tmp/ref.o"
-ld -r "$tmp/engine.o" "$tmp/ref.o" -o "$tmp/psx.o"
-objcopy --keep-global-symbols="$tmp/keep" "$tmp/psx.o"
+$LD -r "$tmp/engine.o" "$tmp/ref.o" -o "$tmp/psx.o"
+$OBJCOPY --keep-global-symbols="$tmp/keep" "$tmp/psx.o"
 # Check what the combination must give: the reference is strong now.
-nm "$tmp/psx.o" | grep -q ' U __real_pthread_create$' ||
+$NM "$tmp/psx.o" | grep -q ' U __real_pthread_create$' ||
     { echo "make-archive: __real_pthread_create is not a strong reference in psx.o" >&2; exit 1; }
 $CC -O2 -fPIC -Wall -Werror -Wmissing-prototypes -c "$here/real-pthread-create.c" \
     -o "$tmp/psx-real-pthread-create.o"
 rm -f "$out.tmp"
-ar rcs "$out.tmp" "$tmp/psx.o" "$tmp/psx-real-pthread-create.o"
+$AR rcs "$out.tmp" "$tmp/psx.o" "$tmp/psx-real-pthread-create.o"
 mv -f "$out.tmp" "$out"

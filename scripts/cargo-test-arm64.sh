@@ -1,0 +1,33 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# `make ARCH=arm64 cargo-test`: cross-builds the Rust tests (unit and
+# integration, default `std` feature) for aarch64 and runs every test
+# program in the arm64 VM (scripts/arm64-vm.sh, doc/arm64.md), as root.
+# Fails if any program fails or the VM does not come back.
+set -eu
+PSX_ROOT=${PSX_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$PSX_ROOT"
+CARGO=${CARGO:-cargo}
+CROSS_COMPILE=${CROSS_COMPILE:-aarch64-linux-gnu-}
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER="${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER:-${CROSS_COMPILE}gcc}"
+out=build/arm64/cargo-test
+rm -rf "$out"
+mkdir -p "$out"
+"$CARGO" test --target aarch64-unknown-linux-gnu --no-run
+# The test programs cargo test would run; examples are built, not run.
+exes=$("$CARGO" test --target aarch64-unknown-linux-gnu --no-run --message-format=json 2>/dev/null |
+    grep -v '"kind":\["example"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+[ -n "$exes" ] || { echo "cargo-test-arm64: cargo built no test program" >&2; exit 1; }
+set --
+{
+    echo 'echo "cargo tests: running on $(uname -m)"; failed=0 n=0'
+    for exe in $exes; do
+        name=$(basename "$exe")
+        cp "$exe" "$out/$name"
+        set -- "$@" -f "$out/$name"
+        # The same bound as `make cargo-test` gives the whole run, per program.
+        echo "n=\$((n + 1)); echo \"== $name\"; timeout -s KILL 900 ./$name || { echo \"FAILED: $name (status \$?)\"; failed=\$((failed + 1)); }"
+    done
+    echo 'echo "cargo tests: $((n - failed)) of $n programs passed"; [ "$failed" -eq 0 ]'
+} > "$out/run.sh"
+exec sh scripts/arm64-vm.sh "$@" -f "$out/run.sh" 'sh ./run.sh'
