@@ -237,9 +237,12 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     let mut first_new = 0;
     let may_kill = may_kill_threads(nr, &args);
     let mut settle_ns = SETTLE_FIRST_NS;
+    let (mut waited_ns, mut reported_count) = (0, false);
     let reused = table.restart_from_known(pid, me, skip);
     if !reused {
-        while !add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid) {
+        while add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid)
+            == Listing::Failed
+        {
             wait_to_list_again();
         }
         table.dedup_from(0);
@@ -255,21 +258,27 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
             break;
         }
         first_new = table.len();
-        let listed = add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
+        let listing = add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
         table.dedup_from(first_new);
-        if !listed {
-            wait_to_list_again();
-        } else if table.len() == first_new {
-            // A listing that finds nothing new ends the broadcast, except
-            // after a call that may kill held threads: a thread dying under
-            // the listing's cursor can make it skip the next one (see
-            // "Ending after a call that may kill"); then only the count
-            // ends it, once the dying threads have left it.
-            if !may_kill || threads::count().is_none() {
-                break;
+        match listing {
+            Listing::Failed => wait_to_list_again(),
+            _ if table.len() > first_new => {} // new threads: another round
+            // Nothing new, and the listing proves it (module doc).
+            Listing::Proof if !may_kill => break,
+            // No count to go on: the listing is the last resort.
+            _ if threads::count().is_none() => break,
+            // After a call that may kill, from the registry, or with a dying
+            // thread listed: only the count ends the broadcast, once dying
+            // threads have left it.
+            _ => {
+                sys::futex_wait(&PENDING, 0, Some(settle_ns));
+                settle_ns = (settle_ns * 2).min(CHECK_MAX_NS);
+                waited_ns += settle_ns;
+                if waited_ns >= REPORT_AFTER_NS && !reported_count {
+                    report_count_mismatch(table);
+                    reported_count = true;
+                }
             }
-            sys::futex_wait(&PENDING, 0, Some(settle_ns));
-            settle_ns = (settle_ns * 2).min(CHECK_MAX_NS);
         }
     }
     table.remember(pid, me);
@@ -301,23 +310,53 @@ fn all_accounted_for(table: &Table, me: c_int, pid: c_int, check_alive: bool) ->
     count == 1 + done + zombie
 }
 
-/// Whether the call may install a seccomp filter, which can kill a thread
-/// that has run it (`SECCOMP_RET_KILL_THREAD` at a later system call of the
-/// handler): then the thread count cannot stand for a listing (module doc,
-/// "Ending without a listing"). Errs on the side of listing.
+/// Whether the call may take a thread that has run it out of the hold: a
+/// seccomp filter can kill it (`SECCOMP_RET_KILL_THREAD` at a later system
+/// call of the handler), and `rt_sigprocmask` can unblock signals inside the
+/// handler, letting a cancellation or another handler end the thread. Then
+/// only the thread count, checked against the threads still alive, ends
+/// the broadcast (module doc, "Ending after a call that may kill"). The
+/// kernel reads the number and `prctl`'s option as 32-bit values, so only
+/// those bits are compared.
 fn may_kill_threads(nr: c_long, args: &[c_long; 6]) -> bool {
-    nr == libc::SYS_seccomp
-        || (nr == libc::SYS_prctl && args[0] == c_long::from(libc::PR_SET_SECCOMP))
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "the kernel's 32-bit view"
+    )]
+    let low = |v: c_long| v as u32;
+    let nr = low(nr);
+    let is = |sys: c_long| nr == low(sys);
+    is(libc::SYS_seccomp)
+        || is(libc::SYS_rt_sigprocmask)
+        || (is(libc::SYS_prctl) && low(args[0]) == libc::PR_SET_SECCOMP as u32)
+}
+
+/// What a listing can say when it finds no new thread.
+#[derive(PartialEq)]
+enum Listing {
+    /// Every thread it returned is one that cannot die now (the caller,
+    /// held threads, a zombie main thread): it proves the end (module doc).
+    Proof,
+    /// It came from the registry, or returned a thread found dead (one
+    /// dying under its cursor could have hidden the next): no proof.
+    NoProof,
+    /// No whole listing could be made.
+    Failed,
 }
 
 /// Gives a slot to every listed thread that has none yet, except the
-/// caller and a zombie main thread; `false` when no whole listing could be
-/// made (then the broadcast must not end on it).
-fn add_new_threads(table: &mut Table, finder: &mut Finder, me: c_int, pid: c_int) -> bool {
+/// caller and a zombie main thread.
+fn add_new_threads(table: &mut Table, finder: &mut Finder, me: c_int, pid: c_int) -> Listing {
     let zombie = ZOMBIE_MAIN.load(Ordering::Relaxed);
     let skip_zombie = zombie == pid;
-    finder.for_each(|tid| {
-        if tid == me || (skip_zombie && tid == zombie) || table.contains(tid) {
+    let mut proof = !finder.is_registry();
+    let whole = finder.for_each(|tid| {
+        if tid == me || (skip_zombie && tid == zombie) {
+            return;
+        }
+        if let Some(slot) = table.find(tid) {
+            proof &= slot.state() != State::Gone;
             return;
         }
         if table.push(tid).is_err() {
@@ -325,7 +364,29 @@ fn add_new_threads(table: &mut Table, finder: &mut Finder, me: c_int, pid: c_int
             Line::new().text("out of memory for the thread table; ending the process");
             sys::kill_process();
         }
-    })
+    });
+    match (whole, proof) {
+        (false, _) => Listing::Failed,
+        (true, true) => Listing::Proof,
+        (true, false) => Listing::NoProof,
+    }
+}
+
+/// A count for a report line.
+fn to_long(n: usize) -> c_long {
+    c_long::try_from(n).unwrap_or(c_long::MAX)
+}
+
+/// One line on stderr when only the thread count can end a broadcast and
+/// it has not matched for a second.
+fn report_count_mismatch(table: &Table) {
+    let done = table.slots().iter().filter(|s| s.state() == State::Done);
+    Line::new()
+        .text("still waiting after 1s: the process has ")
+        .dec(threads::count().map_or(-1, to_long))
+        .text(" threads, psx has reached ")
+        .dec(to_long(done.count()))
+        .text(" besides the caller and cannot list the others -- psx keeps waiting: a false success would leave them unchanged");
 }
 
 /// After a listing failed (`/proc` refused it for a moment: out of memory,
@@ -403,9 +464,13 @@ fn wait_for_round(table: &Table, first: usize, finder: &mut Option<Finder>, pid:
             continue;
         }
         // Someone may have replaced our handler since the broadcast began
-        // (glibc does at the first pthread_create): the signals it took
-        // were lost, so send them again; a slot runs at most once anyway.
-        if install::ensure_installed() == Ok(true) {
+        // (glibc does at the first pthread_create), or swallowed our signal
+        // and put ours back: send again to every slot still waiting (a slot
+        // runs at most once, a late duplicate returns at once). Not without
+        // end: each resend queues one more signal on a thread that blocks
+        // it, and the queue is the user's (RLIMIT_SIGPENDING).
+        let replaced = install::ensure_installed() == Ok(true);
+        if replaced || interval < CHECK_MAX_NS {
             resend_pending(table, first, pid);
         }
         let finder = finder.get_or_insert_with(Finder::open);

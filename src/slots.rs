@@ -234,11 +234,11 @@ impl Table {
         unsafe { core::slice::from_raw_parts(slots_of(self.map), self.len) }
     }
 
-    /// Whether `tid` is in the sorted part of the table.
-    pub fn contains(&self, tid: i32) -> bool {
-        self.slots()[..self.sorted]
-            .binary_search_by_key(&tid, Slot::tid)
-            .is_ok()
+    /// The slot of `tid` in the sorted part of the table.
+    pub fn find(&self, tid: i32) -> Option<&Slot> {
+        let sorted = &self.slots()[..self.sorted];
+        let at = sorted.binary_search_by_key(&tid, Slot::tid).ok()?;
+        Some(&sorted[at])
     }
 
     /// Appends a slot for `tid`; `Err(errno)` if the table cannot grow.

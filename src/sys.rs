@@ -318,6 +318,19 @@ pub fn file_id_at(dirfd: c_int, path: &CStr) -> Result<FileId, c_int> {
     Ok(FileId::of(&st))
 }
 
+/// `readlinkat(dirfd, path, buf)`: the link's target, truncated to `buf`;
+/// returns its length.
+pub fn readlinkat(dirfd: c_int, path: &CStr, buf: &mut [u8]) -> Result<usize, c_int> {
+    call!(
+        libc::SYS_readlinkat,
+        dirfd,
+        path.as_ptr(),
+        buf.as_mut_ptr(),
+        buf.len()
+    )
+    .map(to_len)
+}
+
 /// `mmap` of `len` bytes of private, zeroed, read-write memory. psx uses
 /// it instead of `malloc` wherever another thread may be stopped inside
 /// `malloc` holding its lock.

@@ -73,19 +73,37 @@ fn owned_proc_root() -> Option<c_int> {
 }
 
 /// Opens `/proc/self/task`: through our descriptor, else by path (which
-/// also recovers our descriptor for the future).
+/// also recovers our descriptor for the future). Only a `/proc` whose
+/// `self` is our pid counts: one mounted for another pid namespace (the
+/// process called `unshare(CLONE_NEWPID)` and forked, or runs in a new
+/// namespace with its parent's `/proc`) names our threads with numbers that
+/// mean other threads, or none, to `rt_tgsigqueueinfo`.
 fn open_task_dir() -> Option<c_int> {
     let flags = libc::O_RDONLY | libc::O_DIRECTORY;
-    if let Some(root) = owned_proc_root() {
-        if let Ok(fd) = sys::openat(root, c"self/task", flags) {
-            return Some(fd);
-        }
+    if let Some(root) = owned_proc_root()
+        && numbers_our_threads(root, c"self")
+        && let Ok(fd) = sys::openat(root, c"self/task", flags)
+    {
+        return Some(fd);
+    }
+    if !numbers_our_threads(libc::AT_FDCWD, c"/proc/self") {
+        return None;
     }
     let fd = sys::openat(libc::AT_FDCWD, c"/proc/self/task", flags).ok()?;
     if PROC_FD.load(Ordering::Acquire) < 0 {
         let _ = open_proc_root();
     }
     Some(fd)
+}
+
+/// Whether the symbolic link `self` (at `dirfd`/`path`) names our pid, that
+/// is, whether that `/proc` belongs to our pid namespace.
+fn numbers_our_threads(dirfd: c_int, path: &CStr) -> bool {
+    let mut buf = [0u8; 16];
+    let Ok(len) = sys::readlinkat(dirfd, path, &mut buf) else {
+        return false;
+    };
+    parse_tid(&buf[..len.min(buf.len())]) == Some(sys::getpid())
 }
 
 /// How many threads the process has now, entries of `/proc/self/task`
@@ -124,22 +142,26 @@ const LIST_FIRST_BYTES: usize = 16384;
 
 impl Finder {
     /// Finds the best source. Falling back to the registry is said once on
-    /// stderr and, under `PSX_ERROR`, ends the process (fail closed).
+    /// stderr and, under `PSX_ERROR`, ends the process (fail closed). A
+    /// registry listing never ends a broadcast by itself while the thread
+    /// count can be read (see `broadcast`).
     pub fn open() -> Finder {
         if let Some(task_dir) = open_task_dir() {
             return Finder::with(task_dir);
         }
         if sensitivity::get() == sensitivity::ERROR {
             Line::new().text(
-                "cannot read /proc/self/task (no /proc and no descriptor of ours left); \
-                 ending the process (PSX_ERROR)",
+                "cannot list /proc/self/task (no /proc of this pid namespace, or no \
+                 descriptor to open it with); ending the process (PSX_ERROR)",
             );
             sys::kill_process();
         }
         if !FALLBACK_SAID.swap(true, Ordering::Relaxed) {
             Line::new().text(
-                "cannot read /proc/self/task (no /proc and no descriptor of ours left): \
-                 reaching only threads made through pthread_create with psx's wrapper",
+                "cannot list /proc/self/task (no /proc of this pid namespace, or no \
+                 descriptor to open it with): listing only threads made through psx's \
+                 pthread_create wrapper, and ending a broadcast only when the thread \
+                 count shows them all",
             );
         }
         Finder::with(-1)
@@ -244,6 +266,13 @@ impl Finder {
         let n = sys::read(fd, &mut buf);
         sys::close(fd);
         stat_state(&buf[..n.ok()?])
+    }
+}
+
+impl Finder {
+    /// Whether this source is psx's registry, not `/proc`.
+    pub fn is_registry(&self) -> bool {
+        self.task_dir < 0
     }
 }
 
