@@ -59,12 +59,13 @@
  *                the medians must satisfy p99 wake-up latency(psx) <= 4 x
  *                glibc's + 5 ms (the old engine's parked threads waited for
  *                the end of every broadcast in flight: tails of 40-120 ms)
- *                and items/s(glibc) <= 10 x items/s(psx), against collapse
- *                only. Throughput is NOT within the issue's 1.5 x: psx holds
- *                every thread until the whole broadcast is released, so
- *                with broadcasts back to back both threads are frozen most
- *                of the time (ratio 3-5 here under load); `make bench` and
- *                bench/README.md report it.
+ *                and items/s(glibc) <= 3 x items/s(psx). psx holds every
+ *                thread until the whole broadcast is released; a broadcast
+ *                waits for the threads the previous one released to leave
+ *                its handler before it signals them again, without which
+ *                the pair moved about 100 times fewer items than under
+ *                glibc's loop on a quiet machine. Measured here since:
+ *                1.4-1.8 x (the issue's target is 1.5 x; `make bench`).
  *                The numbers (and the no-broadcast baseline) are printed.
  *  seccomp-futex-waitv  a seccomp filter installed by the program on every
  *                thread (SECCOMP_FILTER_FLAG_TSYNC) that kills the process
@@ -1173,10 +1174,10 @@ static int case_throughput(int argc, char **argv)
     ct_log("medians: glibc %.0f items/s p99 %.0f us; psx %.0f items/s p99 "
            "%.0f us; glibc/psx throughput %.2f", gl, gl99, ps, ps99,
            ps > 0 ? gl / ps : 0.0);
-    CT_CHECK(gl <= 10 * ps,
+    CT_CHECK(gl <= 3 * ps,
              "producer/consumer throughput with psx broadcasting back to back "
              "is %.0f items/s, glibc's setresuid loop leaves %.0f (ratio %.2f "
-             "> 10)", ps, gl, ps > 0 ? gl / ps : 0.0);
+             "> 3)", ps, gl, ps > 0 ? gl / ps : 0.0);
     CT_CHECK(ps99 <= 4 * gl99 + 5000,
              "wake-up latency p99 %.0f us with psx, %.0f us with glibc's loop",
              ps99, gl99);

@@ -21,6 +21,12 @@
  *                  test ended on the registry listing alone, and missed a
  *                  thread whose creation had not reached the wrapper's
  *                  registration (1 in 4 runs) or all of them without --wrap.
+ *  io-uring-worker an io_uring read submitted with IOSQE_ASYNC makes the
+ *                  kernel start a worker (iou-wrk-*) in our thread group: it
+ *                  is listed and counted with our threads but never runs a
+ *                  signal handler. Two broadcasts must return (the engine
+ *                  before this test waited for it for ever) and reach every
+ *                  real thread. The worker is seen in /proc first.
  */
 #include "common.h"
 
@@ -33,6 +39,8 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <string.h>
+#include <linux/io_uring.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,9 +123,73 @@ static int case_fd_limit(int argc, char **argv)
     return 0;
 }
 
+/* Starts an io_uring worker: an asynchronous read of an empty pipe. */
+static void start_io_worker(void)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    int fd = (int)syscall(__NR_io_uring_setup, 4, &p);
+    CT_CHECK(fd >= 0, "io_uring_setup: %s (the case needs io_uring)",
+             strerror(errno));
+    char *sq = mmap(NULL, p.sq_off.array + p.sq_entries * 4,
+                    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                    IORING_OFF_SQ_RING);
+    struct io_uring_sqe *sqe =
+        mmap(NULL, p.sq_entries * sizeof(*sqe), PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+    CT_CHECK(sq != MAP_FAILED && sqe != MAP_FAILED, "mmap of the rings");
+    static int pfd[2];
+    static char buf[16];
+    CT_CHECK(pipe(pfd) == 0, "pipe");
+    memset(sqe, 0, sizeof(*sqe));
+    sqe->opcode = IORING_OP_READ;
+    sqe->fd = pfd[0];
+    sqe->addr = (unsigned long)buf;
+    sqe->len = sizeof(buf);
+    sqe->flags = IOSQE_ASYNC;
+    unsigned *array = (unsigned *)(sq + p.sq_off.array);
+    array[0] = 0;
+    __atomic_store_n((unsigned *)(sq + p.sq_off.tail), 1, __ATOMIC_RELEASE);
+    CT_CHECK(syscall(__NR_io_uring_enter, fd, 1, 0, 0, NULL, 0) == 1,
+             "io_uring_enter");
+}
+
+/* Whether a task of this process is named iou-wrk-*. */
+static int io_worker_listed(void)
+{
+    pid_t tids[64];
+    int n = ct_list_tids(0, tids, 64);
+    for (int i = 0; i < n; i++) {
+        char comm[64];
+        if (ct_read_task_file(0, tids[i], "comm", comm, sizeof(comm)) > 0 &&
+            strncmp(comm, "iou-wrk-", 8) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int case_io_uring(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    ct_check_library();
+    start_io_worker();
+    long deadline = ct_now_ms() + 5000;
+    while (!io_worker_listed()) {
+        CT_CHECK(ct_now_ms() < deadline, "no iou-wrk-* task appeared");
+        ct_sleep_ms(5);
+    }
+    long r = psx_syscall6(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0, 0);
+    CT_CHECK(r == 0, "first broadcast with an io_uring worker: %ld", r);
+    broadcast_and_check("with an io_uring worker");
+    return 0;
+}
+
 static const struct ct_case cases[] = {
     {"pid-namespace", case_pidns, 30, 0},
     {"fd-limit", case_fd_limit, 30, 0},
+    {"io-uring-worker", case_io_uring, 30, 0},
     {NULL, NULL, 0, 0},
 };
 

@@ -171,7 +171,7 @@ use core::sync::atomic::{AtomicI32, Ordering};
 use crate::init;
 use crate::install;
 use crate::lock::Mutex;
-use crate::protocol::{self, CALL, GENERATION, PENDING, RELEASED, SENDER_PID, SIGNAL};
+use crate::protocol::{self, CALL, GENERATION, HELD, PENDING, RELEASED, SENDER_PID, SIGNAL};
 use crate::report::Line;
 use crate::sensitivity;
 use crate::slots::{Slot, State, Table};
@@ -222,6 +222,7 @@ pub fn all_threads(nr: c_long, args: [c_long; 6]) -> Result<c_long, c_int> {
 
 /// The rounds of the module doc, ending with the release.
 fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
+    let_held_threads_leave();
     let pid = sys::getpid();
     let me = sys::gettid();
     SENDER_PID.store(pid, Ordering::Relaxed);
@@ -239,6 +240,10 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     let mut settle_ns = SETTLE_FIRST_NS;
     let (mut waited_ns, mut reported_count) = (0, false);
     let reused = table.restart_from_known(pid, me, skip);
+    if table.slots().iter().any(|s| s.state() == State::Exempt) {
+        let finder = finder.get_or_insert_with(Finder::open);
+        table.recheck_exempt(|tid| finder.is_kernel_worker(tid));
+    }
     if !reused {
         while add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid)
             == Listing::Failed
@@ -290,6 +295,37 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     }
 }
 
+/// How long a broadcast waits, at most, for the threads the previous one
+/// released to leave its handler: fairness only (see below), so a thread
+/// that does not leave (stopped, or killed by a filter) costs this once.
+const LEAVE_WAIT_NS: u64 = 1_000_000;
+
+/// Waits until the threads the previous broadcast held have left psx's
+/// handler. Broadcasts made back to back would otherwise signal a thread
+/// again a few microseconds after its release, before it ran any of its
+/// own code: the program's threads would be frozen nearly all the time
+/// (a producer/consumer pair moved about 100 times fewer items than under
+/// glibc's own setxid loop). A fairness wait, bounded, never a condition
+/// of correctness.
+fn let_held_threads_leave() {
+    let mut held = HELD.load(Ordering::Acquire);
+    if held == 0 {
+        return; // the common case: no clock read
+    }
+    let deadline = sys::monotonic_ns() + LEAVE_WAIT_NS;
+    loop {
+        let now = sys::monotonic_ns();
+        if now >= deadline {
+            return;
+        }
+        sys::futex_wait(&HELD, held, Some(deadline - now));
+        held = HELD.load(Ordering::Acquire);
+        if held == 0 {
+            return;
+        }
+    }
+}
+
 /// Whether the process has no thread but the caller, the threads that have
 /// run the call (held now) and a zombie main thread: then no listing could
 /// find a new one (see "Ending without a listing" in the module doc).
@@ -300,11 +336,17 @@ fn all_accounted_for(table: &Table, me: c_int, pid: c_int, check_alive: bool) ->
     let Some(count) = threads::count() else {
         return false;
     };
+    // Kernel workers (Exempt) come and go by themselves: counted only while
+    // alive, whatever the call.
+    let alive = |s: &&Slot| sys::thread_exists(pid, s.tid());
     let done = table
         .slots()
         .iter()
-        .filter(|s| s.state() == State::Done)
-        .filter(|s| !check_alive || sys::thread_exists(pid, s.tid()))
+        .filter(|s| match s.state() {
+            State::Done => !check_alive || alive(s),
+            State::Exempt => alive(s),
+            _ => false,
+        })
         .count();
     let zombie = usize::from(me != pid && ZOMBIE_MAIN.load(Ordering::Relaxed) == pid);
     count == 1 + done + zombie
@@ -356,7 +398,9 @@ fn add_new_threads(table: &mut Table, finder: &mut Finder, me: c_int, pid: c_int
             return;
         }
         if let Some(slot) = table.find(tid) {
-            proof &= slot.state() != State::Gone;
+            // A thread found dead, or a kernel worker (they end when idle),
+            // may die under the listing's cursor and hide the next one.
+            proof &= !matches!(slot.state(), State::Gone | State::Exempt);
             return;
         }
         if table.push(tid).is_err() {
@@ -398,13 +442,13 @@ fn wait_to_list_again() {
 
 /// Marks slots `first..` as waiting for their thread's answer.
 fn mark_sent(table: &Table, first: usize) {
-    // Counted first: a handler decrements only after it claimed a SENT slot.
+    let slots = &table.slots()[first..];
+    let to_send = || slots.iter().filter(|s| s.state() != State::Exempt);
+    // Counted first: a handler decrements only after it claimed a Sent slot.
     // A table holds at most one slot per thread: far below u32::MAX.
-    let new = u32::try_from(table.len() - first).unwrap_or(u32::MAX);
+    let new = u32::try_from(to_send().count()).unwrap_or(u32::MAX);
     PENDING.fetch_add(new, Ordering::AcqRel);
-    for slot in &table.slots()[first..] {
-        slot.send();
-    }
+    to_send().for_each(Slot::send);
 }
 
 /// Queues our signal to every slot from `first` on that is still waiting.
@@ -495,6 +539,15 @@ fn reap_dead(table: &Table, first: usize, finder: &Finder, pid: c_int) -> usize 
             continue;
         }
         let tid = slot.tid();
+        if slot.state() == State::Sent && finder.is_kernel_worker(tid) {
+            // An io_uring worker: never answers, and is not a thread the
+            // program runs code on; kept in the table, not signalled again.
+            if slot.exempt() {
+                PENDING.fetch_sub(1, Ordering::AcqRel);
+                reaped += 1;
+            }
+            continue;
+        }
         let dead = !sys::thread_exists(pid, tid)
             || matches!(finder.state_of(tid), Some(b'Z' | b'X' | b'x'));
         if dead {
@@ -573,6 +626,7 @@ pub unsafe fn reset_after_fork() {
     unsafe { BROADCAST.reset_after_fork() };
     BROADCAST.lock().reset_after_fork();
     PENDING.store(0, Ordering::Relaxed);
+    HELD.store(0, Ordering::Relaxed);
     RELEASED.store(GENERATION.load(Ordering::Relaxed), Ordering::Relaxed);
     ZOMBIE_MAIN.store(0, Ordering::Relaxed);
 }

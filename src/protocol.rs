@@ -37,6 +37,9 @@ pub static GENERATION: AtomicU32 = AtomicU32::new(0);
 pub static RELEASED: AtomicU32 = AtomicU32::new(0);
 /// Slots signalled in this round and not yet done or gone.
 pub static PENDING: AtomicU32 = AtomicU32::new(0);
+/// Threads still inside the hold of a released broadcast (see
+/// `broadcast::let_held_threads_leave`).
+pub static HELD: AtomicU32 = AtomicU32::new(0);
 /// The process that sent the current signals (changes in a forked child).
 pub static SENDER_PID: AtomicI32 = AtomicI32::new(0);
 /// The call being broadcast: number, then six arguments.

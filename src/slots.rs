@@ -42,6 +42,9 @@ pub enum State {
     Done = 3,
     /// Its thread was found dead before it finished.
     Gone = 4,
+    /// Its thread is a kernel worker (an `io_uring` worker): a member of the
+    /// thread group that never runs signal handlers. Not signalled again.
+    Exempt = 5,
 }
 
 impl State {
@@ -51,6 +54,7 @@ impl State {
             2 => State::Running,
             3 => State::Done,
             4 => State::Gone,
+            5 => State::Exempt,
             _ => State::Idle,
         }
     }
@@ -136,11 +140,37 @@ impl Slot {
         false
     }
 
-    /// A fresh Idle slot for `tid` (broadcaster, while no handler uses it).
-    fn reset(&self, tid: i32) {
+    /// Sent -> Exempt (broadcaster, for a kernel worker thread); `false` if
+    /// the slot had moved on (a worker never answers, but be exact).
+    pub fn exempt(&self) -> bool {
+        self.state
+            .compare_exchange(
+                State::Sent as u32,
+                State::Exempt as u32,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// A slot for `tid` in `state`, result cleared (broadcaster, while no
+    /// slot is Sent, so no handler can claim it).
+    fn reset(&self, tid: i32, state: State) {
         self.tid.store(tid, Ordering::Relaxed);
-        self.state.store(State::Idle as u32, Ordering::Relaxed);
+        self.state.store(state as u32, Ordering::Relaxed);
         self.result.store(0, Ordering::Relaxed);
+    }
+
+    /// Exchanges the contents of two slots, field by field with atomics:
+    /// the table is rearranged only while no slot is Sent, but a handler
+    /// entered by a late or forged signal may still be reading a slot, so
+    /// slots are never moved as plain memory.
+    fn swap(&self, other: &Slot) {
+        let (tid, state, result) = (self.tid(), self.state(), self.result());
+        self.reset(other.tid(), other.state());
+        self.result.store(other.result(), Ordering::Relaxed);
+        other.reset(tid, state);
+        other.result.store(result, Ordering::Relaxed);
     }
 }
 
@@ -196,12 +226,16 @@ impl Table {
     pub fn restart_from_known(&mut self, pid: i32, me: i32, skip: i32) -> bool {
         let mut kept = 0;
         if self.known_pid == pid && !self.map.is_null() {
-            // SAFETY: between broadcasts no handler uses any slot.
-            let all = unsafe { core::slice::from_raw_parts_mut(slots_of(self.map), self.len) };
+            let all = self.slots();
             for i in 0..all.len() {
                 let tid = all[i].tid();
-                if all[i].state() == State::Done && tid != me && tid != skip {
-                    all[kept].reset(tid);
+                let state = match all[i].state() {
+                    State::Done => State::Idle,
+                    State::Exempt => State::Exempt,
+                    _ => continue,
+                };
+                if tid != me && tid != skip {
+                    all[kept].reset(tid, state);
                     kept += 1;
                 }
             }
@@ -223,6 +257,17 @@ impl Table {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Makes every Exempt slot for which `still_exempt(tid)` says no an Idle
+    /// one again, to be signalled like any other thread (a tid once used by
+    /// a kernel worker may belong to a new thread now). Between rounds.
+    pub fn recheck_exempt(&self, mut still_exempt: impl FnMut(i32) -> bool) {
+        for slot in self.slots() {
+            if slot.state() == State::Exempt && !still_exempt(slot.tid()) {
+                slot.reset(slot.tid(), State::Idle);
+            }
+        }
     }
 
     /// All slots in use.
@@ -248,7 +293,7 @@ impl Table {
         }
         // SAFETY: len < cap of the live mapping (grown just above if not).
         let slot = unsafe { &*slots_of(self.map).add(self.len) };
-        slot.reset(tid);
+        slot.reset(tid, State::Idle);
         self.len += 1;
         Ok(())
     }
@@ -256,12 +301,7 @@ impl Table {
     /// Sorts all slots by tid. Only between rounds: no handler is using any
     /// slot then (each has finished, or its thread is gone).
     pub fn sort(&mut self) {
-        if self.map.is_null() {
-            return;
-        }
-        // SAFETY: exclusive use between rounds, as documented.
-        let all = unsafe { core::slice::from_raw_parts_mut(slots_of(self.map), self.len) };
-        all.sort_unstable_by_key(Slot::tid);
+        heap_sort(self.slots());
         self.sorted = self.len;
     }
 
@@ -270,19 +310,13 @@ impl Table {
     /// and a thread signalled twice would hold in its first handler while
     /// the broadcaster waited for the second.
     pub fn dedup_from(&mut self, first: usize) {
-        if self.map.is_null() {
-            return;
-        }
-        // SAFETY: slots first..len are not signalled yet; exclusive use.
-        let tail = unsafe {
-            core::slice::from_raw_parts_mut(slots_of(self.map).add(first), self.len - first)
-        };
-        tail.sort_unstable_by_key(Slot::tid);
+        let tail = &self.slots()[first..];
+        heap_sort(tail);
         let mut kept = 0;
         for i in 0..tail.len() {
             let tid = tail[i].tid();
             if kept == 0 || tail[kept - 1].tid() != tid {
-                tail.swap(kept, i);
+                tail[kept].swap(&tail[i]);
                 kept += 1;
             }
         }
@@ -324,6 +358,36 @@ impl Table {
     }
 }
 
+/// Sorts slots by tid in place with [`Slot::swap`] (heapsort: no memory
+/// beyond the table, O(n log n)).
+fn heap_sort(slots: &[Slot]) {
+    let n = slots.len();
+    for start in (0..n / 2).rev() {
+        sift_down(slots, start, n);
+    }
+    for end in (1..n).rev() {
+        slots[0].swap(&slots[end]);
+        sift_down(slots, 0, end);
+    }
+}
+
+fn sift_down(slots: &[Slot], mut root: usize, end: usize) {
+    loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            return;
+        }
+        if child + 1 < end && slots[child].tid() < slots[child + 1].tid() {
+            child += 1;
+        }
+        if slots[root].tid() >= slots[child].tid() {
+            return;
+        }
+        slots[root].swap(&slots[child]);
+        root = child;
+    }
+}
+
 /// Finds slot `i` of the current table for a handler.
 /// Runs in a signal handler: one atomic load and pointer arithmetic.
 pub fn lookup(i: usize) -> Option<&'static Slot> {
@@ -347,4 +411,24 @@ fn capacity(map: *mut Header) -> usize {
 fn slots_of(map: *mut Header) -> *mut Slot {
     // SAFETY: slots start right after the header, inside the mapping.
     unsafe { map.add(1).cast::<Slot>() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_and_dedup_keep_every_tid_once_in_order() {
+        let mut table = Table::new();
+        let tids = [9, 3, 7, 3, 1, 9, 12, 5, 7, 2];
+        for tid in tids {
+            table.push(tid).unwrap();
+        }
+        table.slots()[4].finish(42); // moves with its slot
+        table.dedup_from(0);
+        let got: Vec<i32> = table.slots().iter().map(Slot::tid).collect();
+        assert_eq!(got, [1, 2, 3, 5, 7, 9, 12]);
+        assert_eq!(table.slots()[0].result(), 42);
+        assert_eq!(table.slots()[0].state(), State::Done);
+    }
 }

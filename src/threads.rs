@@ -255,6 +255,21 @@ impl Finder {
     /// The state letter `/proc` shows for `tid` (`R`, `S`, `Z`, `t`...), if
     /// it can be read.
     pub fn state_of(&self, tid: c_int) -> Option<u8> {
+        self.stat_of(tid).map(|(state, _)| state)
+    }
+
+    /// Whether `tid` is a kernel worker of the process (an `io_uring` worker,
+    /// `PF_IO_WORKER`, or a vhost-style `PF_USER_WORKER`): it is listed and
+    /// counted with the threads but never runs a signal handler.
+    pub fn is_kernel_worker(&self, tid: c_int) -> bool {
+        const PF_IO_WORKER: u64 = 0x10;
+        const PF_USER_WORKER: u64 = 0x4000;
+        self.stat_of(tid)
+            .is_some_and(|(_, flags)| flags & (PF_IO_WORKER | PF_USER_WORKER) != 0)
+    }
+
+    /// The state letter and the `flags` field of `/proc/<tid>/stat`.
+    fn stat_of(&self, tid: c_int) -> Option<(u8, u64)> {
         if self.task_dir < 0 {
             return None;
         }
@@ -265,7 +280,7 @@ impl Finder {
         let mut buf = [0u8; 512];
         let n = sys::read(fd, &mut buf);
         sys::close(fd);
-        stat_state(&buf[..n.ok()?])
+        stat_fields(&buf[..n.ok()?])
     }
 }
 
@@ -336,6 +351,23 @@ fn stat_state(stat: &[u8]) -> Option<u8> {
     stat.get(close + 2).copied()
 }
 
+/// The state letter and the flags (the 9th field: the 7th after the
+/// command name) of a `stat` line.
+fn stat_fields(stat: &[u8]) -> Option<(u8, u64)> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let flags = stat[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(6)?;
+    let mut value: u64 = 0;
+    for &b in flags {
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(b.checked_sub(b'0')?))?;
+    }
+    Some((stat_state(stat)?, value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +384,12 @@ mod tests {
     fn state_is_read_after_the_last_parenthesis() {
         assert_eq!(stat_state(b"12 (a) b)) Z 1 2"), Some(b'Z'));
         assert_eq!(stat_state(b"12 (sleepy) S 1"), Some(b'S'));
+    }
+
+    #[test]
+    fn flags_are_the_ninth_field() {
+        let line = b"12 (a) b) S 1 12 12 0 -1 4194368 5 0";
+        assert_eq!(stat_fields(line), Some((b'S', 4_194_368)));
     }
 
     #[test]

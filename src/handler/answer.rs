@@ -12,7 +12,7 @@
 
 use core::sync::atomic::Ordering;
 
-use crate::protocol::{self, CALL, GENERATION, PENDING, RELEASED};
+use crate::protocol::{self, CALL, GENERATION, HELD, PENDING, RELEASED};
 use crate::slots::{self, Slot};
 use crate::sys;
 
@@ -36,8 +36,13 @@ pub fn on_signal(value: u64) {
     // slot Sent (newer than `generation` for a late duplicate); it cannot
     // end, nor another begin, while the slot is Running.
     let generation = GENERATION.load(Ordering::Acquire);
+    // Counted before the slot is Done, so before the broadcast can end.
+    HELD.fetch_add(1, Ordering::AcqRel);
     run_claimed(slot);
     hold_until_released(generation);
+    if HELD.fetch_sub(1, Ordering::AcqRel) == 1 {
+        sys::futex_wake(&HELD, 1);
+    }
 }
 
 /// Runs the call for a slot this thread has claimed and reports it done.

@@ -67,21 +67,27 @@ pub fn address() -> usize {
 /// system calls only. Our own signals go to [`answer`]; all others to the
 /// previous handler.
 unsafe extern "C" fn handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
-    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
-    let info_ref = unsafe { &mut *info };
-    if let Some(value) = ours(info_ref) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers;
+    // the shared reference ends before the raw pointer is used again.
+    if let Some(value) = ours(unsafe { &*info }) {
         answer::on_signal(value);
         return;
     }
-    if info_ref.si_errno == CHAIN_MARK {
+    // SAFETY: `info` is valid (above); raw accesses only, since the previous
+    // handler receives the same pointer and may write through it.
+    let errno = unsafe { &raw mut (*info).si_errno };
+    // SAFETY: as above.
+    let saved = unsafe { errno.read() };
+    if saved == CHAIN_MARK {
         return; // a previous handler handed this signal back to us
     }
-    let saved = info_ref.si_errno;
-    info_ref.si_errno = CHAIN_MARK;
+    // SAFETY: as above.
+    unsafe { errno.write(CHAIN_MARK) };
     // SAFETY: forwarding the kernel's own arguments to the handler that was
     // installed before ours, as the kernel would have called it.
     unsafe { call_previous(sig, info, ctx) };
-    info_ref.si_errno = saved;
+    // SAFETY: as above.
+    unsafe { errno.write(saved) };
 }
 
 /// `Some(si_value)` when `info` carries all of psx's marks.
