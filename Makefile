@@ -4,23 +4,42 @@
 #                   the header, libpsx.pc in build/
 #   make test       cargo test, then every C test (static and shared), the
 #                   consumer tests (Debian's programs, libcap, pkg-config, link
-#                   matrix) and the Go package's tests; stops at the first failure
+#                   matrix) and the Go package's tests, then the userland matrix;
+#                   stops at the first failure
+#   make test-userlands  the C tests, Go tests and demo again inside Debian 13
+#                   and unstable userlands (other glibc versions; needs root and
+#                   debootstrap; USERLANDS="trixie sid" picks, USERLANDS= skips)
 #   make demo       builds everything and shows, thread by thread, what psx changes
 #   make bench      side-by-side benchmark against glibc and Debian's libpsx
-#   make install    PREFIX=/usr/local DESTDIR= ; libraries, header, .pc, man pages
+#   make install    PREFIX=/usr/local DESTDIR= ; libraries, header, .pc, man pages,
+#                   psx-check
+#   make psx-check  build/bin/psx-check, the thread-credentials checker
+#   make header     regenerates include/sys/psx_syscall.h with cbindgen
+#                   (tools/header-gen); make header-check fails when the
+#                   committed header differs from what cbindgen makes
+#   make package-check  cargo package + publish --dry-run, docs as docs.rs
 #
 #   make ARCH=arm64 the same C artifacts cross-built for aarch64, in build/arm64/
 #                   (and `make ARCH=arm64 c-test-build` the C tests for arm64)
 #   make test-arm64 cross-builds, then runs the C suite, the Rust tests and
 #                   the demo in an arm64 VM (qemu-system-aarch64, Debian's
-#                   arm64 kernel): doc/arm64.md
+#                   arm64 kernel): doc/arm64.md; the last step of make test
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
-VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# The crate's own release (Cargo.toml), and the libcap interface it replaces
+# (LIBPSX_MAJOR.LIBPSX_MINOR of the header): libpsx.pc's Version is the
+# latter, so that `pkg-config --atleast-version=2.50 libpsx` means what it
+# means with libcap.
+CRATE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+VERSION := $(shell sed -n 's/^\#define LIBPSX_MAJOR \([0-9]*\)$$/\1/p' include/sys/psx_syscall.h).$(shell sed -n 's/^\#define LIBPSX_MINOR \([0-9]*\)$$/\1/p' include/sys/psx_syscall.h)
+ifeq ($(VERSION),.)
+$(error include/sys/psx_syscall.h defines no LIBPSX_MAJOR/LIBPSX_MINOR)
+endif
 
 CARGO   ?= cargo
 # ARCH=arm64 cross-builds the C artifacts for aarch64 into build/arm64/ with
@@ -49,6 +68,10 @@ STLIB   := $(LIBOUT)/libpsx.a
 HEADER  := include/sys/psx_syscall.h
 PCFILE  := $(OUT)/libpsx.pc
 LOADOBJ := $(LIBOUT)/libpsx_load.o
+CHECKBIN := $(OUT)/bin/psx-check
+# psx-check needs the std feature; built in a target directory of its own
+# so that it never replaces the no_std libpsx.so/libpsx.a in $(RUSTOUT).
+TOOLTARGET := target/tools
 
 # libpsx.so, what -lpsx finds, is a GNU ld script and not a symlink to
 # libpsx.so.2: libcap.so.2 has a weak psx_load_syscalls of its own, and the
@@ -62,14 +85,15 @@ ldscript = printf '%s\n' '/* GNU ld script: see psx Makefile. libpsx_load.o defi
 	'INPUT("$(1)/libpsx_load.o" "$(1)/libpsx.so.2")'
 # The .pc file for libraries in $(1), headers in $(2).
 pcgen = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(1)|g' \
-	-e 's|@INCDIR@|$(2)|g' -e 's|@VERSION@|$(VERSION)|g' psx.pc.in
+	-e 's|@INCDIR@|$(2)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@CRATE_VERSION@|$(CRATE_VERSION)|g' psx.pc.in
 
 export PSX_ROOT := $(CURDIR)
 # man-db runs its helpers in a seccomp sandbox; on a kernel whose BPF JIT is
 # wedged (seen on this project's machines) that hangs every `man` call.
 export MAN_DISABLE_SECCOMP := 1
 
-.PHONY: all lib test cargo-test c-test c-test-build consumer-test go-test man-test demo bench install clean lint test-arm64
+.PHONY: all lib psx-check header header-check package-check test test-userlands host-glibc cargo-test model-test c-test c-test-build consumer-test go-test man-test demo bench install clean lint lint-arm64 test-arm64
 
 all: lib $(PCFILE)
 
@@ -84,12 +108,47 @@ lib:
 	mv -f $(LIBOUT)/libpsx.so.tmp $(LIBOUT)/libpsx.so
 	CC="$(CC)" sh scripts/make-archive.sh $(RUSTOUT)/libpsx.a $(STLIB)
 
-$(PCFILE): psx.pc.in Cargo.toml
+psx-check:
+	$(CARGO) build --release --bin psx-check --target-dir $(TOOLTARGET)
+	mkdir -p $(OUT)/bin
+	cp -f $(TOOLTARGET)/release/psx-check $(CHECKBIN).tmp && mv -f $(CHECKBIN).tmp $(CHECKBIN)
+
+# The header is committed; cbindgen runs only here, from a tool crate of
+# its own, never from build.rs.
+HEADERGEN = $(CARGO) run --quiet --manifest-path tools/header-gen/Cargo.toml \
+	--target-dir target/header-gen -- $(CURDIR)
+header:
+	$(HEADERGEN) > $(HEADER).tmp && mv -f $(HEADER).tmp $(HEADER)
+
+header-check:
+	mkdir -p $(OUT)
+	$(HEADERGEN) > $(OUT)/psx_syscall.h.generated
+	@diff -u $(HEADER) $(OUT)/psx_syscall.h.generated || \
+	    { echo "$(HEADER) differs from what cbindgen makes of src/ffi.rs and cbindgen.toml: run make header and commit it"; exit 1; }
+	@echo "header: $(HEADER) is what cbindgen makes"
+
+package-check:
+	sh scripts/check-package.sh
+
+$(PCFILE): psx.pc.in Cargo.toml $(HEADER)
 	mkdir -p $(OUT)
 	$(call pcgen,$(LIBDIR),$(INCDIR)) > $@
 
-test: all cargo-test c-test consumer-test go-test man-test
-	@echo "make test: all tests passed"
+# Userlands built (once, cached in build/userland) by scripts/userland.sh.
+USERLANDS ?= trixie sid
+
+test: all host-glibc header-check package-check cargo-test model-test c-test consumer-test go-test man-test test-userlands test-arm64
+	@if [ -n "$(strip $(USERLANDS))" ]; then \
+	    echo "make test: all tests passed (host glibc $$(getconf GNU_LIBC_VERSION | sed 's/^glibc //'), userlands: $(strip $(USERLANDS)); arm64 VM)"; \
+	else \
+	    echo "make test: host and arm64 tests passed; the userland matrix was NOT run (USERLANDS is empty)"; \
+	fi
+
+host-glibc:
+	@echo "host suite: $$(getconf GNU_LIBC_VERSION) (host)"
+
+test-userlands: all
+	PSX_USERLANDS="$(strip $(USERLANDS))" sh scripts/test-userlands.sh
 
 # Each test binary has its own watchdog; this bounds the whole run.
 ifeq ($(ARCH),)
@@ -101,9 +160,14 @@ cargo-test:
 	sh scripts/cargo-test-arm64.sh
 endif
 
+# The model of the broadcast protocol (model/README.md): an exhaustive
+# search of its interleavings; PSX_MODEL_BOUNDS widens it.
+model-test:
+	timeout 600 $(CARGO) test --manifest-path model/Cargo.toml --release -- --nocapture --test-threads=1
+
 # Every man page renders without groff warnings, and man -l shows its NAME.
 man-test:
-	for m in doc/*.3; do \
+	for m in doc/*.1 doc/*.3; do \
 	    grep -q '^\.so ' "$$m" && continue; \
 	    out=$$(groff -man -ww -z "$$m" 2>&1); [ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; \
 	    timeout 60 man -l "$$m" 2>&1 | grep -q '^NAME' || { echo "man -l $$m does not render"; exit 1; }; \
@@ -141,16 +205,26 @@ demo: all
 bench: all
 	sh bench/run.sh
 
+# What CI checks before the tests (.ci/run calls this).
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) clippy --no-default-features --lib -- -D warnings
+	$(CARGO) clippy --release --no-default-features --lib -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+# The same lints for the aarch64 code paths (needs rustup's aarch64 target).
+lint-arm64:
+	$(CARGO) clippy --target aarch64-unknown-linux-gnu --all-targets -- -D warnings
+	$(CARGO) clippy --target aarch64-unknown-linux-gnu --release --no-default-features --lib -- -D warnings
 
 # libpsx.so (ld script) and libpsx.pc are written here for this PREFIX/LIBDIR,
 # not copied from build/ (made for the PREFIX of the first `make`); the
 # paths inside them do not include DESTDIR.
-install: all
+install: all psx-check
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/sys $(DESTDIR)$(MANDIR)/man3
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(CHECKBIN) $(DESTDIR)$(BINDIR)/psx-check
+	install -m 0644 doc/psx-check.1 $(DESTDIR)$(MANDIR)/man1/psx-check.1
 	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libpsx.so.2
 	install -m 0644 $(LOADOBJ) $(DESTDIR)$(LIBDIR)/libpsx_load.o
 	rm -f $(DESTDIR)$(LIBDIR)/libpsx.so

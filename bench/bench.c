@@ -227,6 +227,67 @@ static int cmd_call(const char *mode, int n, double budget_ms) {
   return 0;
 }
 
+/* Producer/consumer under broadcasts: a one-slot queue on a condition
+ * variable (every item is a sleep and a wake-up), with this thread calling
+ * broadcast() back to back for budget_ms. Prints the items moved per second
+ * (issue 10: how much a program loses to an all-threads call in a loop). */
+static pthread_mutex_t pc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pc_cv = PTHREAD_COND_INITIALIZER;
+static long pc_slot = -1, pc_moved;
+static int pc_stop;
+
+static void *producer(void *arg) {
+  for (long i = 0;; i++) {
+    pthread_mutex_lock(&pc_mu);
+    while (pc_slot >= 0 && !pc_stop) pthread_cond_wait(&pc_cv, &pc_mu);
+    if (pc_stop) break;
+    pc_slot = i;
+    pthread_cond_broadcast(&pc_cv);
+    pthread_mutex_unlock(&pc_mu);
+  }
+  pthread_mutex_unlock(&pc_mu);
+  return arg;
+}
+
+static void *consumer(void *arg) {
+  for (;;) {
+    pthread_mutex_lock(&pc_mu);
+    while (pc_slot < 0 && !pc_stop) pthread_cond_wait(&pc_cv, &pc_mu);
+    if (pc_stop) break;
+    pc_slot = -1;
+    pc_moved++;
+    pthread_cond_broadcast(&pc_cv);
+    pthread_mutex_unlock(&pc_mu);
+  }
+  pthread_mutex_unlock(&pc_mu);
+  return arg;
+}
+
+static int cmd_pc(double budget_ms) {
+  pthread_t p, c;
+  if (pthread_create(&p, NULL, producer, NULL) || pthread_create(&c, NULL, consumer, NULL))
+    die("pthread_create");
+  double t0 = now_us(), end = t0 + budget_ms * 1000;
+  long calls = 0;
+  pthread_mutex_lock(&pc_mu);
+  long before = pc_moved;
+  pthread_mutex_unlock(&pc_mu);
+  while (now_us() < end) {
+    if (broadcast(calls) != 0) die("broadcast");
+    calls++;
+  }
+  double t1 = now_us();
+  pthread_mutex_lock(&pc_mu);
+  long moved = pc_moved - before;
+  pc_stop = 1;
+  pthread_cond_broadcast(&pc_cv);
+  pthread_mutex_unlock(&pc_mu);
+  pthread_join(p, NULL);
+  pthread_join(c, NULL);
+  printf("items_per_s=%.0f calls=%ld\n", moved * 1e6 / (t1 - t0), calls);
+  return 0;
+}
+
 static void *nothing(void *arg) { return arg; }
 
 typedef int (*create_fn)(pthread_t *, const pthread_attr_t *,
@@ -280,6 +341,8 @@ int main(int argc, char **argv) {
     return cmd_call(argv[2], atoi(argv[3]), atof(argv[4]));
   if (argc == 3 && strcmp(argv[1], "create") == 0)
     return cmd_create(atoi(argv[2]));
+  if (argc == 3 && strcmp(argv[1], "pc") == 0)
+    return cmd_pc(atof(argv[2]));
   if (argc == 2 && strcmp(argv[1], "what") == 0) {
     printf("call=%s\n", IMPL_CALL);
     return 0;

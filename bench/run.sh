@@ -17,6 +17,9 @@
 #                   anything else is reported as "not ours" in the output
 #   BENCH_OURS_INC  include dir for slot A (default $PSX_ROOT/include)
 #   CC              C compiler (default cc)
+#   BENCH_ROOT      a userland of scripts/userland.sh (build/userland/trixie,
+#                   .../sid): the executables, built here, run inside it with
+#                   its glibc (glibc's column is then that glibc's setxid)
 set -eu
 
 PSX_ROOT=${PSX_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -102,7 +105,13 @@ esac
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 NCPU=$(nproc)
 KERNEL=$(uname -r)
-GLIBC=$(getconf GNU_LIBC_VERSION)
+ROOT=${BENCH_ROOT:-}
+if [ -n "$ROOT" ]; then
+    [ -x "$ROOT/usr/bin/getconf" ] || fail "BENCH_ROOT=$ROOT is not a userland (run scripts/userland.sh)"
+    GLIBC="$(chroot "$ROOT" getconf GNU_LIBC_VERSION) (userland $ROOT)"
+else
+    GLIBC=$(getconf GNU_LIBC_VERSION)
+fi
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- run, interleaved ---------------------------------------------------------
@@ -111,7 +120,14 @@ RES=$B/results.txt
 T0=$(date +%s)
 run1() { # impl args... ; appends "impl key=value..." to $RES
     impl=$1; shift
-    out=$(timeout 120 "$B/bench-$impl" "$@") || fail "bench-$impl $* failed (exit $?)"
+    if [ -n "$ROOT" ]; then
+        # in-userland.sh prints the userland's glibc first: dropped here.
+        out=$(timeout 120 sh "$PSX_ROOT/scripts/in-userland.sh" "$ROOT" "$B/bench-$impl" "$@") \
+            || fail "bench-$impl $* failed in $ROOT (exit $?)"
+        out=$(printf '%s\n' "$out" | sed 1d)
+    else
+        out=$(timeout 120 "$B/bench-$impl" "$@") || fail "bench-$impl $* failed (exit $?)"
+    fi
     echo "$impl $* $out" >>"$RES"
 }
 r=1
@@ -134,6 +150,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     done
     for impl in $ORDER; do
         run1 $impl create $CREATES
+        run1 $impl pc $((BUDGET * 4))
     done
     r=$((r + 1))
 done
@@ -169,6 +186,7 @@ $2 == "call" {
     if (!($4 in seen)) { seen[$4] = 1; ns[++nn] = $4 }
 }
 $2 == "create" { add($1 SUBSEP "create", kv("create_us")); add($1 SUBSEP "real", kv("real_us")) }
+$2 == "pc" { add($1 SUBSEP "pc", kv("items_per_s")) }
 END {
     for (m = 1; m <= 2; m++) {
         mode = m == 1 ? "idle" : "mixed"
@@ -197,6 +215,12 @@ END {
     printf "| %s, through the wrapper | %s, __real_pthread_create | wrapper/plain | Debian, through its wrapper | Debian wrapper/plain | glibc, no libpsx |\n", A, A
     print "|---:|---:|---:|---:|---:|---:|"
     printf "| %s | %s | %s | %s | %s | %s |\n\n", fmt(oc), fmt(orl), ratio(oc, orl), fmt(dc), ratio(dc, drl), fmt(gc)
+    op = med("ours" SUBSEP "pc"); dp = med("debian" SUBSEP "pc"); gp = med("glibc" SUBSEP "pc")
+    print "Producer/consumer on a condition variable while another thread broadcasts back to back (items per second, median; higher is better):"
+    print ""
+    printf "| %s | Debian libpsx | glibc setresuid loop | glibc/%s | Debian/%s |\n", A, A, A
+    print "|---:|---:|---:|---:|---:|"
+    printf "| %s | %s | %s | %s | %s |\n\n", fmt(op), fmt(dp), fmt(gp), ratio(gp, op), ratio(dp, op)
     oh = med("ours" SUBSEP "hwm"); dh = med("debian" SUBSEP "hwm"); gh = med("glibc" SUBSEP "hwm")
     if (oh != "") {
         print "Peak memory (VmHWM) with 1024 idle threads (128 KiB stacks), KiB:"

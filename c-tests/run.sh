@@ -29,6 +29,11 @@
 #   PSX_TESTS     space-separated test names to run (default: all)
 #   PSX_KEEP_GOING=1  do not stop at the first failure (for surveys)
 #   CT_ONLY       run only this sub-case of each selected program
+#   PSX_RUN_PREFIX  a command (split into words) each test program runs under,
+#                 inside the timeout; programs are still built and checked on
+#                 this host. `make test-userlands` sets it to
+#                 "scripts/in-userland.sh build/userland/NAME" to run them
+#                 with another userland's C library.
 #   PSX_TIMEOUT_SCALE  integer factor for every timeout: the ones below and
 #                 each program's per-case timeouts (default 1; 6 with PSX_CROSS)
 #   PSX_CROSS=arm64  cross mode (doc/arm64.md): build here with Debian's
@@ -70,6 +75,7 @@ PSX_INCLUDE=${PSX_INCLUDE:-$PSX_ROOT/include}
 PSX_NO_MARKER=${PSX_NO_MARKER:-}
 PSX_MODES=${PSX_MODES:-static shared}
 PSX_KEEP_GOING=${PSX_KEEP_GOING:-}
+PSX_RUN_PREFIX=${PSX_RUN_PREFIX:-}
 OUT=$build/c-tests
 MARKER=psx-rust-engine
 READELF=${CROSS_COMPILE}readelf
@@ -95,7 +101,11 @@ t09_errno:c:90
 t10_unresponsive:c:90
 t11_10k_threads:c:120
 t12_unwind:c:60
-t13_park:c:120
+t13_invisible:c:180
+t14_exits:c:240
+t15_forged:c:90
+t16_soak:c:200
+t17_cancel:c:200
 "
 
 passed=0
@@ -168,6 +178,7 @@ run() { # mode name testmode limit
 RUNLIST
 fi
 echo "c-tests: building into $OUT"
+[ -z "$PSX_RUN_PREFIX" ] || echo "c-tests: running each program under: $PSX_RUN_PREFIX"
 $CC $CFLAGS -c "$here/common.c" -o "$OUT/obj/common.o" || die "compiling common.c"
 # A library with threads of its own, linked without psx and without --wrap.
 $CC $CFLAGS -shared -fPIC "$here/t01_plugin.c" -o "$OUT/obj/libt01plugin.so" -lpthread ||
@@ -259,7 +270,7 @@ for mode in $PSX_MODES; do
         env PSX_TEST_MODE=$testmode PSX_TEST_SO="$so_real" \
             PSX_TEST_PLUGIN="$OUT/obj/libt01plugin.so" LD_PRELOAD= \
             PSX_TIMEOUT_SCALE=$PSX_TIMEOUT_SCALE \
-            timeout -k 5 "$limit" "$exe" || rc=$?
+            timeout -k 5 "$limit" $PSX_RUN_PREFIX "$exe" || rc=$?
         if [ $rc -eq 0 ]; then
             passed=$((passed + 1))
             echo "PASS $mode $name"

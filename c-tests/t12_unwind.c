@@ -1,40 +1,54 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A thread held in psx's signal handler can be unwound through. The
- * handler returns through psx's own rt_sigreturn restorer; libgcc's unwinder
- * (backtrace(), C++ exceptions, pthread_cancel()'s forced unwind) and gdb
- * must recognise that frame as a signal frame and go on into the code the
- * signal interrupted. Here a thread waiting in a condition variable is held
- * in the handler (a second thread keeps the broadcast open by blocking
- * signal 33 with a raw rt_sigprocmask); a SIGUSR1 handler run on top of it
- * takes a backtrace, which must reach the waiting function.
+ * A stack that runs through psx's signal handler can be unwound.
  *
- * Two waits, two ways psx keeps a thread in its handler:
- *  - held: a timed wait (pthread_cond_timedwait) is interrupted and psx's
- *    handler sleeps until the release with signal 33 blocked (SigBlk shows
- *    it);
- *  - parked: an untimed wait (pthread_cond_wait) is made again by psx's
- *    handler itself (src/park.rs), with signal 33 unblocked; that the thread
- *    is in the handler shows as the broadcast's call having run on it (its
- *    count, see ct_count_fd) while the broadcast is still open.
+ * psx's handler for signal 33 returns through psx's own rt_sigreturn
+ * restorer, and libgcc's unwinder (backtrace(), C++ exceptions, the forced
+ * unwind of pthread_cancel()) and gdb must recognise that frame as a signal
+ * frame and go on into the code the signal interrupted.
+ *
+ * psx's handler runs with every signal blocked, so no handler of another
+ * signal can run on top of it any more (an earlier version of this test
+ * sent SIGUSR1 to a thread held in psx's handler; that handler now runs
+ * only after psx's has returned, and its backtrace never crosses psx's
+ * frame). What still runs on top of psx's frames is the handler psx chains:
+ * a signal 33 that is not one of psx's own goes, from inside psx's handler,
+ * to the handler that was installed before psx's.
+ *
+ * "chained-handler": the application installs a handler for signal 33 with
+ * a raw rt_sigaction (glibc's sigaction() refuses 33; Go and others do it
+ * this way), borrowing glibc's restorer. One psx broadcast then makes psx
+ * adopt it as the previous handler and put its own back (checked: the
+ * kernel's action for 33 is no longer the application's). A tgkill(33)
+ * (SI_TKILL: not psx's) to a thread waiting in pthread_cond_wait() inside
+ * waiting_function() reaches the application's handler through psx's; its
+ * backtrace() must get from there through psx's frames and restorer to
+ * waiting_function.
+ *
+ * Against the engine before "no parking" (which chained the same way with
+ * the same restorer) this passes too: it guards the restorer and the
+ * unwind tables of psx's handler, not the change of engine.
  */
 #include "common.h"
 
 #include <execinfo.h>
 #include <signal.h>
 #include <stdint.h>
-#include <sys/prctl.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/psx_syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#define SIG33 33
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static volatile pid_t g_waiter_tid;
 static volatile int g_frames = -1;
 static volatile int g_reached;
-static int g_timed; /* 1: the waiter uses a timed wait (held, not parked) */
+static volatile int g_wrong_thread, g_wrong_code;
+static int g_stop;
 
 /* The function the backtrace must reach, alone in its own section so that
  * "a return address inside it" is exact: the linker defines the section's
@@ -45,20 +59,26 @@ waiting_function(void *arg)
 {
     g_waiter_tid = ct_gettid();
     pthread_mutex_lock(&g_mu);
-    for (;;) {
-        if (g_timed) {
-            struct timespec far = {time(NULL) + 3600, 0};
-            pthread_cond_timedwait(&g_cv, &g_mu, &far);
-        } else {
-            pthread_cond_wait(&g_cv, &g_mu);
-        }
+    while (!g_stop) {
+        pthread_cond_wait(&g_cv, &g_mu);
     }
+    pthread_mutex_unlock(&g_mu);
     return arg;
 }
 
-static void on_usr1(int sig)
+/* The application's handler for signal 33, reached only through psx's. */
+static void app_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
+    (void)uc;
+    if (ct_gettid() != g_waiter_tid) {
+        g_wrong_thread = 1;
+        return;
+    }
+    if (si->si_code != SI_TKILL) {
+        g_wrong_code = si->si_code;
+        return;
+    }
     void *frames[64];
     int n = backtrace(frames, 64);
     uintptr_t start = (uintptr_t)__start_psx_t12_waiting;
@@ -69,98 +89,110 @@ static void on_usr1(int sig)
             g_reached = 1;
         }
     }
-    g_frames = n;
+    __atomic_store_n(&g_frames, n, __ATOMIC_RELEASE);
 }
 
-/* Whether the thread is in psx's handler (the broadcast is open while this
- * is asked). Held: signal 33 is in its blocked set, which the kernel adds
- * while the handler runs. Parked: the call has run on it. */
-static int in_psx_handler(pid_t tid)
+static void usr2(int sig)
 {
-    if (!g_timed) {
-        return ct_thread_count(0, tid) == 1;
-    }
-    char st[4096];
-    if (ct_read_status(0, tid, st, sizeof(st)) != 0) {
-        return 0;
-    }
-    return (ct_field_hex(st, "SigBlk") >> 32) & 1;
+    (void)sig;
 }
 
-/* Keeps the broadcast open (psx waits for this thread, which cannot take
- * its signal) and, being the one thread not held, does the looking: once
- * the waiter is held in psx's handler, it sends the waiter SIGUSR1 and
- * waits for the backtrace. */
-static pthread_t g_waiter;
-static void *blocker(void *arg)
+struct ksigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    unsigned long mask;
+};
+
+/* The kernel's current action for signal 33. */
+static void *current33(void)
 {
-    uint64_t bit = 1ULL << 32; /* signal 33 */
-    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &bit, NULL, 8);
-    long deadline = ct_now_ms() + 2000;
-    while (!in_psx_handler(g_waiter_tid) && ct_now_ms() < deadline) {
-        ct_sleep_ms(1);
-    }
-    if (in_psx_handler(g_waiter_tid)) {
-        pthread_kill(g_waiter, SIGUSR1);
-        while (g_frames < 0 && ct_now_ms() < deadline) {
-            ct_sleep_ms(1);
-        }
-    }
-    syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &bit, NULL, 8);
-    return arg;
+    struct ksigaction cur;
+    long r = ct_raw6(SYS_rt_sigaction, SIG33, 0, (long)&cur, 8, 0, 0);
+    CT_CHECK(r == 0, "rt_sigaction(33) read: %ld", r);
+    return cur.handler;
 }
 
-static void *caller(void *arg)
+/* Installs app_handler for 33 with a raw rt_sigaction, with glibc's own
+ * restorer read back from a handler glibc installed for SIGUSR2. */
+static void install_raw33(void)
 {
-    long r = psx_syscall3(CT_COUNT_CALL);
-    CT_CHECK(r == CT_COUNT_BYTES, "psx_syscall3 returned %ld", r);
-    return arg;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = usr2;
+    CT_CHECK(sigaction(SIGUSR2, &sa, NULL) == 0, "sigaction");
+    struct ksigaction glibc_one, act;
+    CT_CHECK(ct_raw6(SYS_rt_sigaction, SIGUSR2, 0, (long)&glibc_one, 8, 0, 0) ==
+                 0, "rt_sigaction read");
+    memset(&act, 0, sizeof(act));
+    act.handler = (void *)app_handler;
+    act.flags = SA_SIGINFO | SA_RESTART | (glibc_one.flags & 0x04000000UL);
+    act.restorer = glibc_one.restorer;
+    long r = ct_raw6(SYS_rt_sigaction, SIG33, (long)&act, 0, 8, 0, 0);
+    CT_CHECK(r == 0, "raw rt_sigaction(33): %ld", r);
+    CT_CHECK(current33() == (void *)app_handler, "our handler is not installed");
 }
 
-static int unwind(void)
+static int case_chained(int argc, char **argv)
 {
+    (void)argc;
+    (void)argv;
     ct_check_library();
-    CT_CHECK(signal(SIGUSR1, on_usr1) != SIG_ERR, "signal");
-    pthread_t b, c;
-    CT_CHECK(pthread_create(&g_waiter, NULL, waiting_function, NULL) == 0,
-             "waiter");
+    pthread_t w;
+    /* First thread first: glibc 2.36 installs its setxid handler for 33 at
+     * the first pthread_create(), which would replace ours. */
+    CT_CHECK(pthread_create(&w, NULL, waiting_function, NULL) == 0, "waiter");
     while (!g_waiter_tid) {
         ct_sleep_ms(1);
     }
-    CT_CHECK(pthread_create(&b, NULL, blocker, NULL) == 0, "blocker");
-    ct_sleep_ms(20);
-    CT_CHECK(pthread_create(&c, NULL, caller, NULL) == 0, "caller");
-    CT_CHECK(pthread_join(b, NULL) == 0, "join blocker");
-    CT_CHECK(pthread_join(c, NULL) == 0, "join caller");
-    CT_CHECK(g_frames >= 0, "thread %d was never seen %s in psx's handler "
-             "or its SIGUSR1 handler did not run", (int)g_waiter_tid,
-             g_timed ? "held (signal 33 blocked)" : "parked (call run)");
-    ct_log("backtrace from a handler on top of psx's: %d frames, waiting "
-           "function %s", g_frames, g_reached ? "reached" : "NOT reached");
-    CT_CHECK(g_reached, "the unwinder stopped at psx's signal frame (%d "
-             "frames): its restorer is not recognised", g_frames);
+    install_raw33();
+    long r = psx_syscall3(CT_COUNT_CALL);
+    CT_CHECK(r == CT_COUNT_BYTES, "psx_syscall3 returned %ld", r);
+    CT_CHECK(current33() != (void *)app_handler,
+             "psx did not put its handler back for signal 33: the "
+             "application's handler would run directly, not through psx's");
+    /* The waiter is asleep in pthread_cond_wait (it ran the broadcast and
+     * went back to its wait): wait until /proc shows it sleeping. */
+    char st[4096], state[32];
+    long deadline = ct_now_ms() + 3000;
+    do {
+        CT_CHECK(ct_read_status(0, g_waiter_tid, st, sizeof(st)) == 0,
+                 "status of the waiter");
+        ct_field(st, "State", state, sizeof(state));
+        if (state[0] == 'S') {
+            break;
+        }
+        ct_sleep_ms(1);
+    } while (ct_now_ms() < deadline);
+    CT_CHECK(state[0] == 'S', "the waiter is in state %s, want S", state);
+    CT_CHECK(ct_raw6(SYS_tgkill, getpid(), g_waiter_tid, SIG33, 0, 0, 0) == 0,
+             "tgkill");
+    deadline = ct_now_ms() + 3000;
+    while (__atomic_load_n(&g_frames, __ATOMIC_ACQUIRE) < 0 &&
+           !g_wrong_thread && !g_wrong_code && ct_now_ms() < deadline) {
+        ct_sleep_ms(1);
+    }
+    CT_CHECK(!g_wrong_thread, "the application's handler ran on another thread");
+    CT_CHECK(!g_wrong_code, "the application's handler got si_code %d, want "
+             "SI_TKILL", g_wrong_code);
+    CT_CHECK(g_frames >= 0, "the tgkill(33) never reached the application's "
+             "handler (psx did not chain it)");
+    ct_log("backtrace from the application's handler chained by psx's: %d "
+           "frames, waiting function %s", g_frames,
+           g_reached ? "reached" : "NOT reached");
+    CT_CHECK(g_reached, "the unwinder stopped inside psx's handler or at its "
+             "signal frame (%d frames): its frames or restorer are not "
+             "recognised", g_frames);
+    pthread_mutex_lock(&g_mu);
+    g_stop = 1;
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    CT_CHECK(pthread_join(w, NULL) == 0, "join");
     return 0;
 }
 
-static int case_held(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    g_timed = 1;
-    return unwind();
-}
-
-static int case_parked(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    g_timed = 0;
-    return unwind();
-}
-
 static const struct ct_case cases[] = {
-    {"backtrace-through-held-handler", case_held, 15, 0},
-    {"backtrace-through-parked-handler", case_parked, 15, 0},
+    {"backtrace-through-chained-handler", case_chained, 15, 0},
     {NULL, NULL, 0, 0},
 };
 

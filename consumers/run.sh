@@ -400,7 +400,7 @@ else
     ln -s libpsx.so.2 "$prefix/lib/libpsx.so"
     cp "$INCDIR/sys/psx_syscall.h" "$prefix/include/sys/"
     sed -e "s|@PREFIX@|$prefix|g" -e "s|@LIBDIR@|$prefix/lib|g" -e "s|@INCDIR@|$prefix/include|g" \
-        -e 's|@VERSION@|0|g' "$PSX_ROOT/psx.pc.in" >"$prefix/lib/pkgconfig/libpsx.pc"
+        -e "s|@VERSION@|0|g" -e "s|@CRATE_VERSION@|debian|g" "$PSX_ROOT/psx.pc.in" >"$prefix/lib/pkgconfig/libpsx.pc"
 fi
 for f in lib/libpsx.so.2 lib/libpsx.so lib/libpsx.a lib/pkgconfig/libpsx.pc include/sys/psx_syscall.h; do
     [ -e "$prefix/$f" ] || fail "make install did not install $prefix/$f"
@@ -450,6 +450,39 @@ pcinc=$(pc --variable=includedir)
 [ "$pclib" = "$prefix/lib" ] && [ "$pcinc" = "$prefix/include" ] ||
     fail "installed libpsx.pc points at libdir=$pclib includedir=$pcinc, not $prefix (stale .pc from an earlier PREFIX?)"
 pass "installed libpsx.pc: libdir=$pclib includedir=$pcinc"
+if [ "$UNDER_TEST" = ours ]; then
+    # Build-time version checks, as against libcap 2.76: the .pc's Version
+    # is the interface's (2.76), the crate's own release is in Description,
+    # the header's LIBPSX_MAJOR/LIBPSX_MINOR agree with the .pc, and the
+    # library's marker names the crate's release.
+    crate_version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$PSX_ROOT/Cargo.toml" | head -1)
+    modversion=$(pc --modversion)
+    for v in 2.50 2.71 2.76; do
+        pkg-config --atleast-version=$v libpsx ||
+            fail "pkg-config --atleast-version=$v libpsx rejects ours (Version: $modversion)"
+    done
+    desc=$(sed -n 's/^Description: //p' "$prefix/lib/pkgconfig/libpsx.pc")
+    case $desc in
+    *"psx $crate_version,"*) ;;
+    *) fail "libpsx.pc Description does not name the crate's release $crate_version: $desc" ;;
+    esac
+    vexe=$W/version-check
+    build version-check $CC -std=c99 -Wall -Werror $(pc --cflags) -o "$vexe" "$SRC/version_check.c"
+    hversion=$(timeout 30 "$vexe") || fail "version-check did not run"
+    [ "$hversion" = "$modversion" ] ||
+        fail "header says LIBPSX_MAJOR.LIBPSX_MINOR $hversion, libpsx.pc says Version: $modversion"
+    grep -aq "psx-rust-engine $crate_version: " "$prefix/lib/libpsx.so.2" ||
+        fail "installed libpsx.so.2 has no marker 'psx-rust-engine $crate_version: '"
+    # psx-check and its man page, installed and working.
+    [ -x "$prefix/bin/psx-check" ] && [ -f "$prefix/share/man/man1/psx-check.1" ] ||
+        fail "make install did not install bin/psx-check and share/man/man1/psx-check.1"
+    timeout 60 "$prefix/bin/psx-check" $$ >"$logs/psx-check-installed.out" 2>&1 ||
+        { show "$logs/psx-check-installed.out"; fail "installed psx-check on this shell (pid $$) failed"; }
+    MAN_DISABLE_SECCOMP=1 timeout 60 man -l "$prefix/share/man/man1/psx-check.1" 2>&1 | grep -q '^NAME' ||
+        fail "installed psx-check(1) does not render"
+    pass "installed psx-check and psx-check(1)"
+    pass "version: libpsx.pc $modversion (>= 2.50, 2.71, 2.76), header LIBPSX_MAJOR.MINOR $hversion, crate $crate_version in Description and marker"
+fi
 cflags=$(pc --cflags)
 libs=$(pc --libs)
 slibs=$(pc --static --libs)

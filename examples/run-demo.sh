@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Builds and runs the demo (`make demo`): the C library the demo dlopen()s,
 # then the Rust example (default `std` feature), under a timeout.
+# PSX_RUN_PREFIX: a command (split into words) the demo runs under, e.g.
+# "scripts/in-userland.sh build/userland/sid" (`make test-userlands`); it is
+# still built on this host.
 #
 # PSX_CROSS=arm64 (`make ARCH=arm64 demo`): both are cross-built for aarch64
 # and run in the arm64 VM of scripts/arm64-vm.sh (doc/arm64.md), as root.
@@ -35,4 +38,4 @@ if [ -n "${PSX_CROSS:-}" ]; then
         'uname -m; NO_COLOR=1 timeout -s KILL 300 ./demo /vm/demo_plugin.so'
 fi
 "$CARGO" build --quiet --example demo
-exec timeout 60 target/debug/examples/demo "$PSX_ROOT/$out/demo_plugin.so"
+exec timeout 60 ${PSX_RUN_PREFIX:-} target/debug/examples/demo "$PSX_ROOT/$out/demo_plugin.so"

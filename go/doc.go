@@ -29,8 +29,12 @@
 //	-lpsx -lpthread -Wl,-wrap,pthread_create
 //
 // so that every pthread_create in the program, including the Go
-// runtime's own, goes through libpsx. At initialisation the package sets
-// psx_set_sensitivity(PSX_ERROR): if a thread's result differs from the
+// runtime's own, goes through libpsx. At its first call the package
+// refuses a libpsx that is not psx's (libcap's has the same name: the
+// build fails on libcap's header, the first call panics on libcap's
+// library, each saying what was found and how to point cgo at psx), then
+// sets psx_set_sensitivity(PSX_ERROR), as libcap's package does: if a
+// thread's result differs from the
 // calling thread's, libpsx reports it on stderr and ends the program,
 // because a process whose threads disagree about their privileges
 // cannot be trusted to continue. While it calls, the goroutine is locked
@@ -65,9 +69,11 @@
 // # Results
 //
 // r1 is the calling thread's result; on failure r1 is ^uintptr(0) and
-// err is the thread's errno (err is 0 on success). In cgo mode r2 is
-// always 0 (the C API returns a single value); in no-cgo mode it is the
-// raw second result register, which no caller should need.
+// err is the thread's errno (err is 0 on success). In cgo mode r2 equals
+// r1, and the C errno that later C code reads is left as it was by a
+// successful call and set to err by a failing one, as with libcap's
+// package; in no-cgo mode r2 is the raw second result register, which
+// no caller should need.
 //
 // Arguments are passed to the kernel unchanged; Syscall3 passes zero
 // for the fourth to sixth arguments (with cgo it calls psx_syscall6 with

@@ -6,14 +6,118 @@ package psx_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 
+	"psx.example/psx"
 	"psx.example/psx/internal/cerrno"
 )
+
+func init() {
+	scenarios["sensitivity"] = scenarioSensitivity
+	scenarios["foreign"] = scenarioForeign
+}
+
+// checkGoCErrno checks what a cgo program sees around psx.Syscall3 and
+// psx.Syscall6, as with libcap's package: the C errno that later C code
+// reads is not changed by a successful call and is the error after a
+// failing one; r2 equals r1.
+func checkGoCErrno(s *sc) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const preset = int(syscall.EXDEV)
+	type c struct {
+		what  string
+		r1    uintptr
+		errno syscall.Errno
+		after int
+		call  func() (uintptr, uintptr, syscall.Errno)
+	}
+	cases := []c{
+		{"Syscall3(prctl(PR_GET_DUMPABLE))", 1, 0, preset, func() (uintptr, uintptr, syscall.Errno) {
+			return psx.Syscall3(syscall.SYS_PRCTL, prGetDumpable, 0, 0)
+		}},
+		{"Syscall6(prctl(PR_GET_KEEPCAPS))", 0, 0, preset, func() (uintptr, uintptr, syscall.Errno) {
+			return psx.Syscall6(syscall.SYS_PRCTL, prGetKeepcaps, 0, 0, 0, 0, 0)
+		}},
+		{"Syscall3(prctl(PR_SET_KEEPCAPS, 2))", minus1, syscall.EINVAL, int(syscall.EINVAL), func() (uintptr, uintptr, syscall.Errno) {
+			return psx.Syscall3(syscall.SYS_PRCTL, prSetKeepcaps, 2, 0)
+		}},
+		{"Syscall6(close(-1))", minus1, syscall.EBADF, int(syscall.EBADF), func() (uintptr, uintptr, syscall.Errno) {
+			return psx.Syscall6(syscall.SYS_CLOSE, minus1, 0, 0, 0, 0, 0)
+		}},
+	}
+	for _, k := range cases {
+		cerrno.Set(preset)
+		r1, r2, e := k.call()
+		after := cerrno.Get()
+		if r1 != k.r1 || r2 != r1 || e != k.errno || after != k.after {
+			s.fatalf("C errno %d; %s = r1 %#x, r2 %#x, err %d, then C errno %d; want r1 %#x, r2 = r1, err %d, C errno %d",
+				preset, k.what, r1, r2, e, after, k.r1, k.errno, k.after)
+		}
+		s.logf("ok: C errno %d; %s = r1 %#x, r2 %#x, err %d; C errno then %d", preset, k.what, r1, r2, e, after)
+	}
+}
+
+// scenarioSensitivity: libpsx's default (PSX_IGNORE) holds until the
+// package's first call, which sets PSX_ERROR, also over a level the
+// program chose before.
+func scenarioSensitivity(s *sc) {
+	startZoo(s, probePrctl(prGetDumpable))
+	if r, e := cerrno.Call3(0, syscall.SYS_GETTID, 0, 0, 0); r <= 0 {
+		s.fatalf("psx_syscall3(SYS_gettid) before the first psx call: %d, errno %d", r, e)
+	}
+	fmt.Println("ignored-before-first-call")
+	if rc := cerrno.SetSensitivity(1); rc != 0 {
+		s.fatalf("psx_set_sensitivity(PSX_WARNING) = %d", rc)
+	}
+	r1, _, e := psx.Syscall3(syscall.SYS_PRCTL, prGetDumpable, 0, 0)
+	mustCall(s, "Syscall3(prctl(PR_GET_DUMPABLE))", 1, r1, e)
+	fmt.Println("first-call-ok")
+	r, _ := cerrno.Call3(0, syscall.SYS_GETTID, 0, 0, 0)
+	fmt.Printf("survived: psx_syscall3(SYS_gettid) after the first call returned %d\n", r)
+}
+
+// scenarioForeign makes the package's first call, which must refuse a
+// libpsx that is not this project's.
+func scenarioForeign(s *sc) {
+	r1, _, e := psx.Syscall3(syscall.SYS_PRCTL, prGetDumpable, 0, 0)
+	fmt.Printf("survived: Syscall3 returned %d err %v\n", r1, e)
+}
+
+func TestSensitivityAsLibcap(t *testing.T) {
+	out, err := spawn(t, "sensitivity")
+	switch {
+	case !strings.Contains(out, "ignored-before-first-call\n"):
+		t.Fatalf("a diverging C call before the first psx call was not ignored (%v):\n%s", err, out)
+	case !strings.Contains(out, "first-call-ok\n"):
+		t.Fatalf("the first psx call failed (%v):\n%s", err, out)
+	case strings.Contains(out, "survived") || err == nil:
+		t.Fatalf("a diverging call after the first psx call did not end the program (%v):\n%s", err, out)
+	}
+	t.Logf("PSX_IGNORE before the first call, PSX_ERROR after it (the program ended: %v)", err)
+}
+
+// TestForeignLibraryRefused runs only where go/run-tests.sh builds the
+// tests against another libpsx (PSX_GO_FOREIGN_LIBPSX, its path): the
+// first call must fail and say which library was found and what to do.
+func TestForeignLibraryRefused(t *testing.T) {
+	want := os.Getenv("PSX_GO_FOREIGN_LIBPSX")
+	if want == "" {
+		t.Skip("needs PSX_GO_FOREIGN_LIBPSX: go/run-tests.sh runs it against Debian's libpsx")
+	}
+	out, err := spawn(t, "foreign")
+	if err == nil || strings.Contains(out, "survived") ||
+		!strings.Contains(out, "psx: the libpsx loaded is "+want) || !strings.Contains(out, "CGO_LDFLAGS=") {
+		t.Fatalf("expected the first call to panic naming %s and how to fix it (%v):\n%s", want, err, out)
+	}
+	t.Logf("refused as it should (%v):\n%s", err, out)
+}
 
 // checkCErrno checks the C library's errno contract on one thread:
 // unchanged by a successful call, set by a failing one.
@@ -91,7 +195,9 @@ func TestLibraryLoaded(t *testing.T) {
 	}
 	marker, ok := os.LookupEnv("PSX_GO_MARKER")
 	if !ok {
-		marker = "psx-rust-engine"
+		// Joined at run time: the literal text would be in this test
+		// binary's own data, and so in every statically linked copy.
+		marker = strings.Join([]string{"psx", "rust", "engine "}, "-")
 	}
 	containsMarker := func(path string) {
 		b, err := os.ReadFile(path)

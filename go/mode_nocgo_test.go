@@ -17,6 +17,8 @@ func checkCErrno(s *sc) { s.logf("no C library and no C errno without cgo") }
 
 func checkCSyscall3Zeros(s *sc) {}
 
+func checkGoCErrno(s *sc) { s.logf("no C errno and no C r2 without cgo") }
+
 // TestNoCgoUsesTheGoRuntime checks that without cgo no libpsx is loaded
 // and the calls work (syscall.AllThreadsSyscall would return ENOTSUP if
 // cgo were linked after all).

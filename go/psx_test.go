@@ -504,6 +504,7 @@ func scenarioErrno(s *sc) {
 		s.logf("ok: %s(%s) = %#x, err %d (%v)", name, c.what, r1, e, e)
 	}
 	checkCErrno(s)
+	checkGoCErrno(s)
 	z.finish(s, "prctl(PR_GET_DUMPABLE)", 1)
 }
 

@@ -8,6 +8,13 @@
 # Needs `make` to have built the library first. Works offline: no module
 # is downloaded (the module has no dependencies), caches live in build/.
 # Exits non-zero on any failure, and when Go is missing.
+#
+# PSX_RUN_PREFIX: a command (split into words; absolute paths, as go runs it
+# from each package's directory) the test binaries run under, via
+# `go test -exec`. They are still built on this host, in build/go/tmp so
+# that a chroot which binds the repository sees them; go vet, which runs
+# nothing, is then skipped. `make test-userlands` sets it to
+# "$PSX_ROOT/scripts/in-userland.sh $PSX_ROOT/build/userland/NAME".
 
 set -eu
 
@@ -30,6 +37,7 @@ lib="$PSX_ROOT/build/lib"
 [ -f "$PSX_ROOT/include/sys/psx_syscall.h" ] || fail "$PSX_ROOT/include/sys/psx_syscall.h is missing"
 
 work="$PSX_ROOT/build/go"
+PSX_RUN_PREFIX=${PSX_RUN_PREFIX:-}
 mkdir -p "$work/cache" "$work/path" "$work/static-lib"
 # A directory holding only the archive, so that -lpsx finds libpsx.a.
 rm -f "$work/static-lib/libpsx.a"
@@ -46,13 +54,22 @@ unset PSX_GO_LIBPSX PSX_GO_MARKER PSX_GO_LINK PSX_GO_SCENARIO || true
 echo "go/run-tests.sh: $(go version), PSX_ROOT=$PSX_ROOT"
 cd "$here"
 
+if [ -n "$PSX_RUN_PREFIX" ]; then
+	echo "go/run-tests.sh: running the test binaries under: $PSX_RUN_PREFIX"
+	mkdir -p "$work/tmp"
+	export GOTMPDIR="$work/tmp"
+fi
+
 run() {
 	mode=$1
 	shift
-	echo "== go vet ($mode)"
-	env "$@" timeout 300 go vet ./... || fail "go vet ($mode)"
+	if [ -z "$PSX_RUN_PREFIX" ]; then
+		echo "== go vet ($mode)"
+		env "$@" timeout 300 go vet ./... || fail "go vet ($mode)"
+	fi
 	echo "== go test ($mode)"
-	env "$@" timeout 300 go test -count=1 -timeout 240s -v ./... || fail "go test ($mode)"
+	env "$@" timeout 300 go test -count=1 -timeout 240s -v ${PSX_RUN_PREFIX:+-exec "$PSX_RUN_PREFIX"} ./... ||
+		fail "go test ($mode)"
 }
 
 inc="-I$PSX_ROOT/include"
@@ -62,4 +79,35 @@ run cgo-static CGO_ENABLED=1 CGO_CFLAGS="$inc" \
 	CGO_LDFLAGS="-L$work/static-lib" PSX_GO_LINK=static
 run no-cgo CGO_ENABLED=0
 
-echo "go/run-tests.sh: all Go tests passed (cgo-shared, cgo-static, no-cgo)"
+# Another libpsx where cgo looks by default: Debian's libcap-dev puts its
+# header in /usr/include and libpsx.so (same SONAME, libpsx.so.2) in the
+# multiarch directory. Both mix-ups must fail with a message that says
+# what was found and how to point cgo at ours; nothing silent.
+deb_lib=/usr/lib/x86_64-linux-gnu
+[ -f /usr/include/sys/psx_syscall.h ] && [ -e "$deb_lib/libpsx.so" ] ||
+	fail "Debian's libcap-dev is not installed (/usr/include/sys/psx_syscall.h, $deb_lib/libpsx.so): the foreign-library checks cannot run (.ci/run installs it)"
+grep -q PSX_RUST_ENGINE /usr/include/sys/psx_syscall.h &&
+	fail "/usr/include/sys/psx_syscall.h is psx's own header, not Debian's: the foreign-library checks would prove nothing"
+
+echo "== go build with Debian's header and library (no CGO_CFLAGS/CGO_LDFLAGS)"
+if env CGO_ENABLED=1 CGO_CFLAGS= CGO_LDFLAGS= timeout 300 go build . >"$work/foreign-header.log" 2>&1; then
+	cat "$work/foreign-header.log"
+	fail "go build succeeded against Debian's <sys/psx_syscall.h>; it must fail and say so"
+fi
+grep -q "psx: cgo found libcap's <sys/psx_syscall.h> (older than 2.71" "$work/foreign-header.log" &&
+	grep -q "CGO_CFLAGS=-I<psx>/include" "$work/foreign-header.log" || {
+	cat "$work/foreign-header.log"
+	fail "go build against Debian's header failed without saying which header and how to fix it"
+}
+echo "go build refused Debian's header:"
+grep "psx: cgo found" "$work/foreign-header.log" | head -1
+
+echo "== go test with psx's header and Debian's library (-lpsx from $deb_lib)"
+env CGO_ENABLED=1 CGO_CFLAGS="$inc" CGO_LDFLAGS= PSX_GO_FOREIGN_LIBPSX="$deb_lib/libpsx.so.2" \
+	timeout 300 go test -count=1 -timeout 120s -v -run '^TestForeignLibraryRefused$' . \
+	>"$work/foreign-lib.log" 2>&1 || { cat "$work/foreign-lib.log"; fail "foreign library test"; }
+grep -q -- '--- PASS: TestForeignLibraryRefused' "$work/foreign-lib.log" ||
+	{ cat "$work/foreign-lib.log"; fail "TestForeignLibraryRefused did not pass (skipped?)"; }
+grep -m1 'psx: the libpsx loaded is' "$work/foreign-lib.log"
+
+echo "go/run-tests.sh: all Go tests passed (cgo-shared, cgo-static, no-cgo, foreign header and library refused)"

@@ -456,6 +456,10 @@ pub fn set_capabilities(effective: u64, permitted: u64, inheritable: u64) -> io:
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,
     };
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "splits a 64-bit set into halves"
+    )]
     let half = |set: u64, high: bool| (if high { set >> 32 } else { set }) as u32;
     let data = [false, true].map(|high| CapData {
         effective: half(effective, high),
@@ -480,18 +484,10 @@ pub fn set_capabilities(effective: u64, permitted: u64, inheritable: u64) -> io:
 /// ID unchanged (the kernel's `-1` as an unsigned ID).
 pub const UNCHANGED: u32 = u32::MAX;
 
-/// The `setresuid` and `setresgid` system calls with 32-bit IDs.
-#[cfg(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc"))]
-const SYS_SETRESUID: c_long = libc::SYS_setresuid32;
-#[cfg(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc"))]
-const SYS_SETRESGID: c_long = libc::SYS_setresgid32;
-#[cfg(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc"))]
-const SYS_SETGROUPS: c_long = libc::SYS_setgroups32;
-#[cfg(not(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc")))]
+/// The `setresuid`, `setresgid` and `setgroups` system calls (32-bit IDs on
+/// both 64-bit targets psx supports).
 const SYS_SETRESUID: c_long = libc::SYS_setresuid;
-#[cfg(not(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc")))]
 const SYS_SETRESGID: c_long = libc::SYS_setresgid;
-#[cfg(not(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc")))]
 const SYS_SETGROUPS: c_long = libc::SYS_setgroups;
 
 /// Sets the real, effective and saved user IDs of every thread with the raw
@@ -589,7 +585,7 @@ pub fn set_res_gid(real: u32, effective: u32, saved: u32) -> io::Result<()> {
 
 /// An ID as the kernel reads it: `u32::MAX` must arrive as -1 in a long.
 fn id_arg(id: u32) -> c_long {
-    c_long::from(id as i32)
+    c_long::from(i32::from_ne_bytes(id.to_ne_bytes()))
 }
 
 /// Replaces the supplementary group list of every thread with `groups`, with

@@ -19,46 +19,104 @@
 //!    the generation and slot index (a thread that has ended since is
 //!    refused with `ESRCH` and marked gone);
 //! 3. each handler runs the call, stores its result, counts itself done,
-//!    then **holds**: it waits on a futex until the broadcast is released
-//!    (or, when it interrupted an untimed futex wait, it **parks**: it makes
-//!    that wait itself and is not woken by the release, see `park`);
+//!    then **holds**: it waits on a futex until the broadcast is released;
 //! 4. wait until every new slot is done or its thread is gone;
-//! 5. count the threads of the process (below); if every one is accounted
-//!    for, or a listing finds no new thread, the broadcast ends: all threads
-//!    are released at once.
+//! 5. decide whether the broadcast is complete (below); if so, release every
+//!    held thread at once.
 //!
-//! Why hold? A thread that has run the call and goes on to create a thread
-//! passes the changed state on; the new thread must not run the call again.
-//! A thread that had not run it yet passes on the old state, and its child
-//! must run it. While every thread that ran the call is held, no thread can
-//! be created with the new state, so every thread a later round finds was
-//! made from the old state and needs the call. The kernel makes this hold
-//! for a thread that is inside `clone()` when the signal arrives: the child
-//! is in `/proc/self/task` before `clone()` returns to the parent, and the
-//! handler runs only after that return (glibc even blocks all signals around
-//! `clone()` in `pthread_create`). The rounds end because held threads
-//! create nothing. A parked thread counts as held: it stays in the handler
-//! and never leaves it while a broadcast is in flight.
+//! # The invariant, and why it holds
+//! **A broadcast returns success only when every thread alive at that
+//! moment has run the call exactly once.** It rests on two facts.
+//!
+//! *A thread that has run the call stays in the handler until the release.*
+//! The handler runs with every signal blocked (`signal::HANDLER_MASK`), so
+//! nothing can run on top of it. Every way a thread could leave psx's
+//! handler or stop existing while a broadcast is in flight:
+//! - the normal return after the release: the broadcast is over;
+//! - `pthread_cancel()`: glibc acts from its `SIGCANCEL` handler, which
+//!   cannot run inside ours (2.36 would unwind through us, 2.41 would only
+//!   mark the thread); it runs right after our handler returns, at the
+//!   application's instruction, and acts as it would have without psx;
+//! - a handler of another signal calling `pthread_exit()`, `siglongjmp()`
+//!   or `_exit()`: blocked the same way until after the release;
+//! - cancellation while the call itself runs: blocked the same way;
+//! - `exit_group()` or `execve()` from another thread, or a fatal signal:
+//!   the whole process ends, the broadcaster with it: nothing returns;
+//! - `fork()`: a held thread cannot call it; the child of a thread that
+//!   forks while not held has one thread and a reset psx (`fork`);
+//! - a seccomp filter that kills the thread (`SECCOMP_RET_KILL_THREAD`),
+//!   either the one this very call installs or one the thread had, at a
+//!   system call the handler makes after the call: the only way out. Such
+//!   a thread is not counted as held: see [`may_kill_threads`] below. A
+//!   thread killed while it runs the call leaves its slot RUNNING; the
+//!   broadcaster reaps RUNNING slots of dead threads as it reaps SENT ones.
+//!
+//! *No thread can be created with the new state before the release.*
+//! Threads that ran the call are held, the caller is here; so every thread
+//! created until the release comes from a thread that has not run the call
+//! and inherits the old state: it needs the call, and gets it, because:
+//!
+//! *A broadcast ends only when no live thread lacks a slot.* Two ways to
+//! know, taken after a round in which every slot is Done or Gone:
+//! - a listing of `/proc/self/task` that finds no thread without a slot.
+//!   What Linux's `proc_task_readdir` guarantees, and psx relies on: a
+//!   listing made in one `getdents64` call walks the thread list from its
+//!   head and sees every thread alive throughout the walk, and every thread
+//!   added meanwhile (threads are added at the list's tail), as long as the
+//!   thread under its cursor does not die (the walk then stops early, and a
+//!   next call resumes by position, which can skip a thread). In a listing
+//!   that finds nothing new every thread it returned is known: the caller,
+//!   held threads (which cannot die, above) and a zombie main thread (which
+//!   stays); so its cursor never stood on a dying thread and the walk
+//!   reached the tail. Suppose an unknown thread U is alive when it ends.
+//!   U was not alive throughout the walk, nor added before the walk reached
+//!   the tail (either way it would have been seen): it was created after the
+//!   walk, by a thread alive then, which is unknown (known ones cannot
+//!   create) and so, by the same argument, created after the walk... back
+//!   to a thread alive at the walk's start and at its end: seen. So there is
+//!   no such U. Two traps are closed in `threads::Finder`: `getdents64`
+//!   returns a single entry when a signal is pending for the caller, so
+//!   signals are blocked while listing; and a listing split over calls is
+//!   not trusted: the buffer grows until the list fits in one call.
+//! - the cheaper count (see "Ending without a listing").
+//!
+//! The model in `model/` checks this protocol, with threads that create,
+//! exit, get cancelled and fork, for false successes, double runs and
+//! deadlocks, with listings as Linux makes them; it finds the false success
+//! of the end condition this engine had before held threads could no longer
+//! leave, and the listing that skips a thread after a call that kills.
 //!
 //! # Ending without a listing
 //! Listing `/proc/self/task` costs about 36 us for 128 threads and 300 us
-//! for 1024. After a round, while every thread that ran the call is held,
-//! psx instead takes the number of threads of the process from the link
-//! count of `/proc/self/task` (2 + the kernel's `nr_threads`, one `fstatat`
-//! through the kept `/proc` root, see `threads::count`). The kernel adds a
-//! thread to that count and to the list `/proc/self/task` shows in one step
-//! under `tasklist_lock`, and removes it from both in one step. The threads
-//! psx knows are alive: the caller, every thread whose slot is DONE (it is
-//! held in the handler and cannot exit), and a zombie main thread (which
-//! stays listed). If the count equals their number, the list holds no
-//! other thread at that moment; and no thread can be in the middle of being
-//! created, because its creator would have to be inside `clone()`, and the
-//! caller is here while every held thread's `clone()` returned before its
-//! handler ran. Nothing new can start until the release. So the listing
-//! that would follow can only find nothing; it is skipped. Any other count
-//! (a thread psx has not seen, a thread dying, a kernel that does not fill
-//! the link count) falls back to the listing: equality is required, never
-//! assumed.
+//! for 1024. After a round, psx instead takes the number of threads of the
+//! process from the link count of `/proc/self/task` (2 + the kernel's
+//! `nr_threads`, one `fstatat` through the kept `/proc` root, see
+//! `threads::count`). The kernel adds a thread to that count and to the
+//! list `/proc/self/task` shows in one step under `tasklist_lock`, and
+//! removes it from both in one step. The threads psx knows are alive: the
+//! caller, every thread whose slot is DONE (held, see above) and a zombie
+//! main thread (which stays listed). If the count equals their number, the
+//! list holds no other thread at that moment, and nothing new can start
+//! until the release; the listing that would follow can only find nothing,
+//! so it is skipped. Any other count (a thread psx has not seen, a thread
+//! dying, a kernel that does not fill the link count) falls back to the
+//! listing: equality is required, never assumed.
+//!
+//! # Ending after a call that may kill
+//! The count as above is sound only while no Done thread can die: a dead one
+//! and a new, unsignalled thread would cancel out. After a call that may
+//! install a seccomp filter ([`may_kill_threads`]), the one way psx's own
+//! call can kill a held thread, the count is compared with the Done threads
+//! found alive *after* it was read (one `tgkill(tid, 0)` each): a thread
+//! alive then was alive when the count was taken, so an equal count still
+//! leaves no room for an unknown thread. A listing is no proof there: when
+//! the thread under its cursor dies, Linux's `/proc/<pid>/task` readdir
+//! resumes by position and can skip the next thread (`model/` finds this in
+//! 18 steps). So after such a call only the count ends a broadcast; a
+//! listing only finds threads to signal, and while the count still includes
+//! a dying thread psx waits for it to go. A filter a thread installed
+//! earlier by itself that kills it at `futex` would end it at its first
+//! contended lock anyway; psx assumes there is none (README, "Guarantees").
 //!
 //! Why not `/proc/sys/kernel/ns_last_pid` (the last pid allocated in our
 //! pid namespace) unchanged since the listing? It cannot prove the same
@@ -82,9 +140,13 @@
 //!
 //! # Trade-offs
 //! - A held thread sleeps once more, for the release: one extra wake-up,
-//!   the price of exactly-once under thread creation. Threads idle in an
-//!   untimed futex wait (most idle threads) park instead and pay nothing
-//!   extra; busy threads and threads in other system calls still hold.
+//!   the price of exactly-once under thread creation. It then returns to
+//!   the application exactly where the signal found it (the kernel restarts
+//!   an interrupted wait: `SA_RESTART`), so an idle thread behaves as it
+//!   would without psx. (An earlier engine "parked" idle threads inside the
+//!   handler to save that wake-up; programs could tell, so it is gone.)
+//! - Signals to a held thread wait until the release (a few microseconds to
+//!   milliseconds), as if the thread had not been scheduled meanwhile.
 //! - When no thread started or ended since the previous broadcast, a
 //!   broadcast reads nothing from `/proc`: system calls are `rt_sigaction`
 //!   (is our handler still installed?), `getpid`, `gettid`, one
@@ -97,61 +159,28 @@
 //!   `rt_sigprocmask`, or it is stopped by a debugger) is waited for without
 //!   end: a false success would be a security hole. After a second psx says
 //!   which threads it is waiting for.
-//! - The handler holds with our signal blocked (the kernel blocks a signal
-//!   while its handler runs), which delays glibc's setxid signal on that
+//! - The handler holds with our signal blocked, which delays glibc's setxid
+//!   signal (the same number) on that
 //!   thread until the release; glibc's broadcaster waits, but we never wait
 //!   for glibc, so both finish.
 //!
-//! # Orderings
-//! - The call's number and arguments are written before [`GENERATION`] is
-//!   published with `Release`; handlers load it with `Acquire`, so they see
-//!   the call that belongs to the generation in their `si_value`. (The
-//!   signal itself is also a barrier in practice, but the kernel does not
-//!   promise one.)
-//! - A slot's tid is written before its state becomes SENT (`Release`,
-//!   after [`GENERATION`] was published); the handler loads SENT with
-//!   `Acquire` before it compares the tid and reads the generation, so a late
-//!   duplicate signal cannot take a slot given to another thread.
-//! - A slot's result is stored before its state becomes DONE (`Release`);
-//!   the broadcaster reads states with `Acquire` before results.
-//! - [`PENDING`] uses `AcqRel`: the last decrement must see every earlier
-//!   DONE, and the broadcaster's `Acquire` load of zero must see them all.
-//! - [`RELEASED`] is stored with `Release` after the broadcaster has read
-//!   everything it needs; held threads need no more than `Acquire`.
-//!
-//! `SeqCst` is never needed: no decision depends on the order of two
-//! different atomics as seen by a third thread.
 
-use core::ffi::{c_int, c_long, c_void};
-use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering};
+use core::ffi::{c_int, c_long};
+use core::sync::atomic::{AtomicI32, Ordering};
 
+use crate::init;
+use crate::install;
 use crate::lock::Mutex;
-use crate::park::{self, Interrupted};
+use crate::protocol::{self, CALL, GENERATION, PENDING, RELEASED, SENDER_PID, SIGNAL};
 use crate::report::Line;
 use crate::sensitivity;
-use crate::signal;
-use crate::slots::{self, DONE, GONE, RUNNING, SENT, Table};
+use crate::slots::{Slot, State, Table};
 use crate::sys;
 use crate::threads::{self, Finder};
 
 /// Serialises broadcasts and owns the broadcaster's table.
 static BROADCAST: Mutex<Table> = Mutex::new(Table::new());
 
-/// Generation of the current (or last) broadcast.
-static GENERATION: AtomicU32 = AtomicU32::new(0);
-/// Last generation released; held handlers wait for it to reach theirs.
-static RELEASED: AtomicU32 = AtomicU32::new(0);
-/// Slots signalled in this round and not yet done or gone.
-static PENDING: AtomicU32 = AtomicU32::new(0);
-/// Moved by the broadcaster to wake every parked thread at once.
-static WAKE: AtomicU32 = AtomicU32::new(0);
-/// While the broadcaster waits for woken parked threads: the value of
-/// [`PENDING`] at which it wants to be woken (`u32::MAX`: no such wait).
-static WAKE_TARGET: AtomicU32 = AtomicU32::new(u32::MAX);
-/// The process that sent the current signals (changes in a forked child).
-static SENDER_PID: AtomicI32 = AtomicI32::new(0);
-/// The call being broadcast: number, then six arguments.
-static CALL: [AtomicI64; 7] = [const { AtomicI64::new(0) }; 7];
 /// A main thread seen as a zombie (it left with `pthread_exit()`): it stays
 /// in `/proc/self/task` while the process lives and never answers.
 static ZOMBIE_MAIN: AtomicI32 = AtomicI32::new(0);
@@ -164,10 +193,14 @@ static ZOMBIE_MAIN: AtomicI32 = AtomicI32::new(0);
 /// merely stuck costs few checks.
 const CHECK_FIRST_NS: u64 = 1_000_000;
 const CHECK_MAX_NS: u64 = 100_000_000;
+/// After a call that may kill held threads, how long to wait, at first, for
+/// a dying thread to leave the thread count before counting again (it
+/// leaves within microseconds; the wait doubles up to [`CHECK_MAX_NS`]).
+const SETTLE_FIRST_NS: u64 = 100_000;
 /// When to say on stderr which threads have not answered.
 const REPORT_AFTER_NS: u64 = 1_000_000_000;
 /// How long to wait before retrying a signal the kernel could not queue
-/// (the caller's RLIMIT_SIGPENDING is full until handlers drain it).
+/// (the caller's `RLIMIT_SIGPENDING` is full until handlers drain it).
 const QUEUE_FULL_WAIT_NS: u64 = 1_000_000;
 
 /// Runs system call `nr` with `args` on the calling thread, then, if it
@@ -175,14 +208,13 @@ const QUEUE_FULL_WAIT_NS: u64 = 1_000_000;
 /// result, or `Err(errno)` when the caller's call failed (then nothing else
 /// ran) or psx could not install its signal handler (then nothing ran).
 pub fn all_threads(nr: c_long, args: [c_long; 6]) -> Result<c_long, c_int> {
-    crate::ensure_init();
+    init::ensure_init();
     let mut table = BROADCAST.lock();
-    signal::ensure_installed()?;
+    install::ensure_installed()?;
     // SAFETY: the caller of psx vouches for the system call; this is the
     // same call it asked for, on its own thread.
     let mine = unsafe { sys::raw6(nr, args) };
     let value = sys::check(mine)?;
-    park::before_broadcast(nr, &args);
     run_on_others(&mut table, nr, args);
     check_results(&table, nr, args, mine);
     Ok(value)
@@ -203,40 +235,48 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     // Opened only when a listing (or a look at a stuck thread) is needed.
     let mut finder: Option<Finder> = None;
     let mut first_new = 0;
+    let may_kill = may_kill_threads(nr, &args);
+    let mut settle_ns = SETTLE_FIRST_NS;
     let reused = table.restart_from_known(pid, me, skip);
     if !reused {
-        add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
+        while !add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid) {
+            wait_to_list_again();
+        }
         table.dedup_from(0);
     }
     loop {
         if table.len() > first_new {
             mark_sent(table, first_new);
-            if first_new == 0 && reused {
-                wake_parked(table);
-            }
             signal_unanswered(table, first_new, generation, pid);
             wait_for_round(table, first_new, &mut finder, pid);
             table.sort();
         }
-        if all_accounted_for(table, me, pid) {
+        if all_accounted_for(table, me, pid, may_kill) {
             break;
         }
         first_new = table.len();
-        add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
+        let listed = add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
         table.dedup_from(first_new);
-        if table.len() == first_new {
-            break;
+        if !listed {
+            wait_to_list_again();
+        } else if table.len() == first_new {
+            // A listing that finds nothing new ends the broadcast, except
+            // after a call that may kill held threads: a thread dying under
+            // the listing's cursor can make it skip the next one (see
+            // "Ending after a call that may kill"); then only the count
+            // ends it, once the dying threads have left it.
+            if !may_kill || threads::count().is_none() {
+                break;
+            }
+            sys::futex_wait(&PENDING, 0, Some(settle_ns));
+            settle_ns = (settle_ns * 2).min(CHECK_MAX_NS);
         }
     }
     table.remember(pid, me);
     RELEASED.store(generation, Ordering::Release);
     // Only a thread whose slot is DONE can be holding (a process with no
     // other thread saves the system call).
-    if table
-        .slots()
-        .iter()
-        .any(|s| s.state.load(Ordering::Relaxed) == DONE)
-    {
+    if table.slots().iter().any(|s| s.state() == State::Done) {
         sys::futex_wake(&RELEASED, c_int::MAX);
     }
 }
@@ -244,23 +284,36 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
 /// Whether the process has no thread but the caller, the threads that have
 /// run the call (held now) and a zombie main thread: then no listing could
 /// find a new one (see "Ending without a listing" in the module doc).
-/// Only between rounds, when no slot is SENT or RUNNING.
-fn all_accounted_for(table: &Table, me: c_int, pid: c_int) -> bool {
+/// With `check_alive` (after a call that may kill a held thread), only the
+/// Done threads found alive after the count was read stand for it.
+/// Only between rounds, when no slot is Sent or Running.
+fn all_accounted_for(table: &Table, me: c_int, pid: c_int, check_alive: bool) -> bool {
     let Some(count) = threads::count() else {
         return false;
     };
     let done = table
         .slots()
         .iter()
-        .filter(|s| s.state.load(Ordering::Acquire) == DONE)
+        .filter(|s| s.state() == State::Done)
+        .filter(|s| !check_alive || sys::thread_exists(pid, s.tid()))
         .count();
     let zombie = usize::from(me != pid && ZOMBIE_MAIN.load(Ordering::Relaxed) == pid);
     count == 1 + done + zombie
 }
 
+/// Whether the call may install a seccomp filter, which can kill a thread
+/// that has run it (`SECCOMP_RET_KILL_THREAD` at a later system call of the
+/// handler): then the thread count cannot stand for a listing (module doc,
+/// "Ending without a listing"). Errs on the side of listing.
+fn may_kill_threads(nr: c_long, args: &[c_long; 6]) -> bool {
+    nr == libc::SYS_seccomp
+        || (nr == libc::SYS_prctl && args[0] == c_long::from(libc::PR_SET_SECCOMP))
+}
+
 /// Gives a slot to every listed thread that has none yet, except the
-/// caller and a zombie main thread.
-fn add_new_threads(table: &mut Table, finder: &Finder, me: c_int, pid: c_int) {
+/// caller and a zombie main thread; `false` when no whole listing could be
+/// made (then the broadcast must not end on it).
+fn add_new_threads(table: &mut Table, finder: &mut Finder, me: c_int, pid: c_int) -> bool {
     let zombie = ZOMBIE_MAIN.load(Ordering::Relaxed);
     let skip_zombie = zombie == pid;
     finder.for_each(|tid| {
@@ -272,76 +325,43 @@ fn add_new_threads(table: &mut Table, finder: &Finder, me: c_int, pid: c_int) {
             Line::new().text("out of memory for the thread table; ending the process");
             sys::kill_process();
         }
-    });
+    })
+}
+
+/// After a listing failed (`/proc` refused it for a moment: out of memory,
+/// too many open files), wait before the next try: a broadcast never ends
+/// on a listing it does not have.
+fn wait_to_list_again() {
+    sys::futex_wait(&PENDING, 0, Some(CHECK_FIRST_NS));
 }
 
 /// Marks slots `first..` as waiting for their thread's answer.
 fn mark_sent(table: &Table, first: usize) {
     // Counted first: a handler decrements only after it claimed a SENT slot.
-    PENDING.fetch_add((table.len() - first) as u32, Ordering::AcqRel);
+    // A table holds at most one slot per thread: far below u32::MAX.
+    let new = u32::try_from(table.len() - first).unwrap_or(u32::MAX);
+    PENDING.fetch_add(new, Ordering::AcqRel);
     for slot in &table.slots()[first..] {
-        // Release: a handler that sees SENT sees this broadcast's tid and
-        // generation (see `claim`).
-        slot.state.store(SENT, Ordering::Release);
+        slot.send();
     }
-}
-
-/// How long the broadcaster waits, without progress, for parked threads it
-/// has woken to answer: they answer within microseconds, unless their
-/// application woke them too (they then answer our signal instead); after
-/// that, signals go to every slot still unanswered.
-const PARKED_ANSWER_NS: u64 = 1_000_000;
-
-/// Wakes every parked thread (they wait on [`WAKE`] too) and waits until
-/// they have answered; the table (sorted: the previous broadcast's threads)
-/// is published for them to find their slots. One `FUTEX_WAKE` instead of a
-/// signal per thread: no signal frame to build, save and restore.
-fn wake_parked(table: &Table) {
-    let before = PENDING.load(Ordering::Acquire);
-    slots::publish_sorted(table.len());
-    WAKE.fetch_add(1, Ordering::Release);
-    let woken = sys::futex_wake_count(&WAKE, c_int::MAX);
-    if woken > 0 {
-        wait_for_parked(before.saturating_sub(woken));
-    }
-    slots::publish_sorted(0);
-}
-
-/// Waits until [`PENDING`] is down to `target`, or stops moving.
-fn wait_for_parked(target: u32) {
-    // SeqCst on both sides (here: store target, load count; handler:
-    // decrement count, load target): at least one side sees the other's
-    // write, so either we see the count at target or the handler wakes us.
-    WAKE_TARGET.store(target, Ordering::SeqCst);
-    loop {
-        let pending = PENDING.load(Ordering::SeqCst);
-        if pending <= target {
-            break;
-        }
-        sys::futex_wait(&PENDING, pending, Some(PARKED_ANSWER_NS));
-        if PENDING.load(Ordering::SeqCst) == pending {
-            break; // no progress: the signals take over
-        }
-    }
-    WAKE_TARGET.store(u32::MAX, Ordering::Relaxed);
 }
 
 /// Queues our signal to every slot from `first` on that is still waiting.
 fn signal_unanswered(table: &Table, first: usize, generation: u32, pid: c_int) {
     for (index, slot) in table.slots().iter().enumerate().skip(first) {
-        if slot.state.load(Ordering::Acquire) == SENT {
+        if slot.state() == State::Sent {
             send(slot, index, generation, pid);
         }
     }
 }
 
 /// Queues our signal for one slot; a thread found gone is marked so.
-fn send(slot: &slots::Slot, index: usize, generation: u32, pid: c_int) {
-    let value = (u64::from(generation) << 32) | index as u64;
-    let info = sys::SigInfo::queued(signal::SIGNAL, pid, signal::MAGIC, value);
-    let tid = slot.tid.load(Ordering::Relaxed);
+fn send(slot: &Slot, index: usize, generation: u32, pid: c_int) {
+    let value = protocol::encode(generation, index);
+    let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);
+    let tid = slot.tid();
     loop {
-        match sys::tgsigqueueinfo(pid, tid, signal::SIGNAL, &info) {
+        match sys::tgsigqueueinfo(pid, tid, SIGNAL, &info) {
             Ok(()) => return,
             Err(libc::ESRCH) => return mark_gone(slot),
             // EAGAIN: the queue of pending signals is full until handlers
@@ -360,7 +380,7 @@ fn send(slot: &slots::Slot, index: usize, generation: u32, pid: c_int) {
 fn resend_pending(table: &Table, first: usize, pid: c_int) {
     let generation = GENERATION.load(Ordering::Relaxed);
     for (index, slot) in table.slots().iter().enumerate().skip(first) {
-        if slot.state.load(Ordering::Acquire) == SENT {
+        if slot.state() == State::Sent {
             send(slot, index, generation, pid);
         }
     }
@@ -385,7 +405,7 @@ fn wait_for_round(table: &Table, first: usize, finder: &mut Option<Finder>, pid:
         // Someone may have replaced our handler since the broadcast began
         // (glibc does at the first pthread_create): the signals it took
         // were lost, so send them again; a slot runs at most once anyway.
-        if signal::ensure_installed() == Ok(true) {
+        if install::ensure_installed() == Ok(true) {
             resend_pending(table, first, pid);
         }
         let finder = finder.get_or_insert_with(Finder::open);
@@ -401,15 +421,15 @@ fn wait_for_round(table: &Table, first: usize, finder: &mut Option<Finder>, pid:
     }
 }
 
-/// Marks as gone the pending threads that have exited or are zombies;
-/// returns how many.
+/// Marks as gone the threads of unfinished slots (SENT, or RUNNING: killed
+/// while running the call) that have exited or are zombies; returns how many.
 fn reap_dead(table: &Table, first: usize, finder: &Finder, pid: c_int) -> usize {
     let mut reaped = 0;
     for slot in &table.slots()[first..] {
-        if slot.state.load(Ordering::Acquire) != SENT {
+        if !matches!(slot.state(), State::Sent | State::Running) {
             continue;
         }
-        let tid = slot.tid.load(Ordering::Relaxed);
+        let tid = slot.tid();
         let dead = !sys::thread_exists(pid, tid)
             || matches!(finder.state_of(tid), Some(b'Z' | b'X' | b'x'));
         if dead {
@@ -423,13 +443,9 @@ fn reap_dead(table: &Table, first: usize, finder: &Finder, pid: c_int) -> usize 
     reaped
 }
 
-/// SENT -> GONE, unless the thread's handler got there first.
-fn mark_gone(slot: &slots::Slot) {
-    if slot
-        .state
-        .compare_exchange(SENT, GONE, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
+/// Settles the slot of a thread found dead (see [`Slot::mark_gone`]).
+fn mark_gone(slot: &Slot) {
+    if slot.mark_gone() {
         PENDING.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -437,14 +453,17 @@ fn mark_gone(slot: &slots::Slot) {
 /// One line on stderr: the threads still pending and what `/proc` says.
 fn report_stuck(table: &Table, first: usize, finder: &Finder) {
     let mut line = Line::new();
-    line.text("still waiting after 1s for threads that have not answered:");
+    line.text("still waiting after 1s for threads:");
     for slot in &table.slots()[first..] {
-        if slot.state.load(Ordering::Acquire) == SENT {
-            let tid = slot.tid.load(Ordering::Relaxed);
-            line.text(" ").dec(tid.into()).text(" (state ");
-            let state = finder.state_of(tid).unwrap_or(b'?');
-            line.bytes(&[state]).text(")");
-        }
+        let what = match slot.state() {
+            State::Sent => " (not answered, state ",
+            State::Running => " (running the call, state ",
+            _ => continue,
+        };
+        let tid = slot.tid();
+        line.text(" ").dec(tid.into()).text(what);
+        let state = finder.state_of(tid).unwrap_or(b'?');
+        line.bytes(&[state]).text(")");
     }
     line.text(" -- psx keeps waiting: a false success would leave them unchanged");
 }
@@ -456,9 +475,7 @@ fn check_results(table: &Table, nr: c_long, args: [c_long; 6], mine: c_long) {
     if level == sensitivity::IGNORE {
         return;
     }
-    let differs = |s: &&slots::Slot| {
-        s.state.load(Ordering::Acquire) == DONE && s.result.load(Ordering::Relaxed) != mine
-    };
+    let differs = |s: &&Slot| s.state() == State::Done && s.result() != mine;
     if !table.slots().iter().any(|s| differs(&s)) {
         return;
     }
@@ -472,129 +489,13 @@ fn check_results(table: &Table, nr: c_long, args: [c_long; 6], mine: c_long) {
             .result(mine)
             .text(" on the calling thread but");
         for slot in table.slots().iter().filter(differs) {
-            let tid = slot.tid.load(Ordering::Relaxed);
-            line.text(" tid ").dec(tid.into()).text(": ");
-            line.result(slot.result.load(Ordering::Relaxed)).text(";");
+            line.text(" tid ").dec(slot.tid().into()).text(": ");
+            line.result(slot.result()).text(";");
         }
     }
     if level == sensitivity::ERROR {
         Line::new().text("threads disagree; ending the process (PSX_ERROR)");
         sys::kill_process();
-    }
-}
-
-/// The pid that sends psx's signals now (for the handler's check).
-/// Runs in a signal handler: one atomic load.
-pub fn current_pid() -> c_int {
-    SENDER_PID.load(Ordering::Relaxed)
-}
-
-/// Our signal arrived with `value` (generation << 32 | slot).
-///
-/// Runs in a signal handler: atomics and raw system calls only. Runs the
-/// call at most once per slot, then holds until the broadcast is released,
-/// or parks (see `park`); `ctx` is the interrupted context.
-pub fn on_signal(value: u64, ctx: *mut c_void) {
-    let generation = (value >> 32) as u32;
-    if GENERATION.load(Ordering::Acquire) != generation {
-        return; // a late duplicate of an earlier broadcast
-    }
-    let Some(slot) = slots::lookup(value as u32 as usize) else {
-        return;
-    };
-    let me = sys::gettid();
-    if !claim(slot, me) {
-        return; // not for this thread, or already answered
-    }
-    // Ours: the call and the hold are those of the broadcast that marked the
-    // slot SENT (newer than `generation` for a late duplicate); it cannot
-    // end, nor another begin, while the slot is RUNNING.
-    let generation = GENERATION.load(Ordering::Acquire);
-    let mut interrupted = park::classify(ctx, park::allowed());
-    // Before the call, which may install a filter refusing this call.
-    if matches!(interrupted, Interrupted::Wait(_)) && !park::prepare(signal::SIGNAL) {
-        interrupted = Interrupted::Other;
-    }
-    run_claimed(slot);
-    match interrupted {
-        // The psx handler below us on this thread is parked: it holds.
-        Interrupted::Park => {}
-        Interrupted::Wait(wait) => park::park(ctx, wait, me),
-        Interrupted::Other => hold_until_released(generation),
-    }
-}
-
-/// Takes `slot` for thread `me`: SENT -> RUNNING, if the slot is SENT for
-/// `me`. Runs in a signal handler: atomics.
-fn claim(slot: &slots::Slot, me: c_int) -> bool {
-    // The `Acquire` load of SENT pairs with the broadcaster's `Release`
-    // store, so the tid read next is the one written for the broadcast that
-    // signalled the slot, even when our signal is a late duplicate from an
-    // earlier broadcast and slots have since been given to other threads.
-    // While a slot is SENT with our tid, only this thread can change it (the
-    // broadcaster marks it gone only if we are dead), so nothing can happen
-    // between the check and the compare-and-swap.
-    slot.state.load(Ordering::Acquire) == SENT
-        && slot.tid.load(Ordering::Relaxed) == me
-        && slot
-            .state
-            .compare_exchange(SENT, RUNNING, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-}
-
-/// Runs the call for a slot this thread has claimed and reports it done.
-/// Runs in a signal handler: the call, atomics and a futex wake.
-fn run_claimed(slot: &slots::Slot) {
-    let nr = CALL[0].load(Ordering::Relaxed);
-    let args: [c_long; 6] = core::array::from_fn(|i| CALL[i + 1].load(Ordering::Relaxed));
-    // SAFETY: the same call the psx caller ran on its own thread and vouched
-    // for; raw, so this thread's errno is untouched.
-    let result = unsafe { sys::raw6(nr, args) };
-    slot.result.store(result, Ordering::Relaxed);
-    slot.state.store(DONE, Ordering::Release);
-    // SeqCst with WAKE_TARGET: see `wait_for_parked`.
-    let left = PENDING.fetch_sub(1, Ordering::SeqCst).wrapping_sub(1);
-    if left == 0 || left == WAKE_TARGET.load(Ordering::SeqCst) {
-        sys::futex_wake(&PENDING, 1);
-    }
-}
-
-/// A parked thread's turn: answers the broadcast in flight, if its slot
-/// (found by tid in the table published by `wake_parked`) is waiting.
-/// Runs in a signal handler: atomics, the call and a futex wake.
-pub fn answer_parked(me: c_int) {
-    if in_flight().is_none() {
-        return;
-    }
-    if let Some(slot) = slots::find(me)
-        && claim(slot, me)
-    {
-        run_claimed(slot);
-    }
-}
-
-/// The word parked threads wait on besides their own (see `park`).
-pub fn wake_word() -> &'static AtomicU32 {
-    &WAKE
-}
-
-/// While a broadcast is in flight: the word its release changes, and the
-/// value to wait on. Runs in a signal handler: two atomic loads.
-pub fn in_flight() -> Option<(&'static AtomicU32, u32)> {
-    let released = RELEASED.load(Ordering::Acquire);
-    (GENERATION.load(Ordering::Acquire) != released).then_some((&RELEASED, released))
-}
-
-/// Waits in the handler until broadcast `generation` is released.
-/// Runs in a signal handler: futex waits on an atomic.
-fn hold_until_released(generation: u32) {
-    loop {
-        let released = RELEASED.load(Ordering::Acquire);
-        // Wrapping comparison: released is at or past our generation.
-        if released.wrapping_sub(generation) as i32 >= 0 {
-            return;
-        }
-        sys::futex_wait(&RELEASED, released, None);
     }
 }
 
@@ -607,8 +508,6 @@ pub unsafe fn reset_after_fork() {
     unsafe { BROADCAST.reset_after_fork() };
     BROADCAST.lock().reset_after_fork();
     PENDING.store(0, Ordering::Relaxed);
-    WAKE_TARGET.store(u32::MAX, Ordering::Relaxed);
-    slots::publish_sorted(0);
     RELEASED.store(GENERATION.load(Ordering::Relaxed), Ordering::Relaxed);
     ZOMBIE_MAIN.store(0, Ordering::Relaxed);
 }

@@ -3,6 +3,52 @@
 //! Each function is a thin shell around the engine: it converts between C
 //! conventions (-1 and `errno`) and the engine's `Result`. cbindgen reads this
 //! file to write `include/sys/psx_syscall.h`.
+//!
+//! The three functions that run a system call are `unsafe` for Rust callers,
+//! like `psx::syscall3` (feature `std`): an arbitrary system call on every thread can
+//! break anything the program relies on. Calling one without `unsafe` does not
+//! compile:
+//!
+//! ```compile_fail,E0133
+//! // munmap of the whole address space, on every thread, from safe code?
+//! psx::ffi::psx_syscall3(libc::SYS_munmap, 0, usize::MAX as libc::c_long, 0);
+//! ```
+//!
+//! ```compile_fail,E0133
+//! psx::ffi::psx_syscall6(libc::SYS_munmap, 0, usize::MAX as libc::c_long, 0, 0, 0, 0);
+//! ```
+//!
+//! ```compile_fail,E0133
+//! psx::ffi::__psx_syscall(libc::SYS_munmap, 0, usize::MAX as libc::c_long, 0, 0, 0, 0, 2);
+//! ```
+//!
+//! ```compile_fail,E0133
+//! // Through the function pointers handed to libcap, too.
+//! let (mut f3, mut f6) = (None, None);
+//! unsafe { psx::ffi::psx_load_syscalls(&mut f3, &mut f6) };
+//! (f3.unwrap())(libc::SYS_munmap, 0, usize::MAX as libc::c_long, 0);
+//! ```
+//!
+//! The same calls written with `unsafe` compile and run (here a harmless
+//! `getppid`, the same on every thread), so the examples above fail for the
+//! missing `unsafe` alone:
+//!
+//! ```
+//! // SAFETY: getppid takes no pointers and changes nothing.
+//! let ppid = unsafe { psx::ffi::psx_syscall3(libc::SYS_getppid, 0, 0, 0) };
+//! // SAFETY: as above.
+//! let again = unsafe { psx::ffi::psx_syscall6(libc::SYS_getppid, 0, 0, 0, 0, 0, 0) };
+//! // SAFETY: as above; a count of 0 arguments.
+//! let third = unsafe { psx::ffi::__psx_syscall(libc::SYS_getppid, 0, 0, 0, 0, 0, 0, 0) };
+//! let (mut f3, mut f6) = (None, None);
+//! // SAFETY: both pointers are valid for a write.
+//! unsafe { psx::ffi::psx_load_syscalls(&mut f3, &mut f6) };
+//! // SAFETY: as for psx_syscall3 above.
+//! let fourth = unsafe { (f3.unwrap())(libc::SYS_getppid, 0, 0, 0) };
+//! assert_eq!(ppid, libc::c_long::from(std::os::unix::process::parent_id() as i32));
+//! assert_eq!((again, third, fourth), (ppid, ppid, ppid));
+//! assert!(f6.is_some());
+//! ```
 
 use core::ffi::{c_int, c_long, c_void};
 
@@ -16,8 +62,13 @@ use crate::wrap;
 ///
 /// Returns the calling thread's result. When the calling thread's call fails
 /// it returns -1 with `errno` set, and no other thread is touched.
+///
+/// # Safety
+/// As for `psx::syscall3` (feature `std`): `nr` with these arguments
+/// must be sound to run on every thread at an arbitrary point of its
+/// execution, and pointer arguments must stay valid until it returns.
 #[unsafe(no_mangle)]
-pub extern "C" fn psx_syscall3(nr: c_long, a1: c_long, a2: c_long, a3: c_long) -> c_long {
+pub unsafe extern "C" fn psx_syscall3(nr: c_long, a1: c_long, a2: c_long, a3: c_long) -> c_long {
     to_c(broadcast::all_threads(nr, [a1, a2, a3, 0, 0, 0]))
 }
 
@@ -25,8 +76,11 @@ pub extern "C" fn psx_syscall3(nr: c_long, a1: c_long, a2: c_long, a3: c_long) -
 ///
 /// Returns the calling thread's result. When the calling thread's call fails
 /// it returns -1 with `errno` set, and no other thread is touched.
+///
+/// # Safety
+/// As for [`psx_syscall3`].
 #[unsafe(no_mangle)]
-pub extern "C" fn psx_syscall6(
+pub unsafe extern "C" fn psx_syscall6(
     nr: c_long,
     a1: c_long,
     a2: c_long,
@@ -44,14 +98,17 @@ pub extern "C" fn psx_syscall6(
 /// seventh long after `nr` is the number of real arguments. C declares this
 /// function variadic; stable Rust cannot define C-variadic functions, so it is
 /// defined with eight fixed longs. That is ABI-identical for integer
-/// arguments on the two Linux targets we build for: on x86_64 (System V) a
+/// arguments on the two Linux targets we build for: on `x86_64` (System V) a
 /// variadic call passes its first six integers in registers and the rest on
 /// the stack exactly as a fixed call does (%al only counts vector registers);
 /// on aarch64 Linux (AAPCS64, unlike Apple's) variadic integers go in x0-x7
 /// like fixed ones. Arguments past the count are replaced by zeros.
+///
+/// # Safety
+/// As for [`psx_syscall3`].
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub extern "C" fn __psx_syscall(
+pub unsafe extern "C" fn __psx_syscall(
     nr: c_long,
     a1: c_long,
     a2: c_long,

@@ -10,6 +10,7 @@
 
 use crate::broadcast;
 use crate::registry;
+use crate::wrap;
 
 /// Registers the child handler; called once at load time.
 pub fn init() {
@@ -25,4 +26,6 @@ unsafe extern "C" fn in_child() {
         broadcast::reset_after_fork();
         registry::reset_after_fork();
     }
+    // The thread's tid changed: register it again under a new token.
+    wrap::set_token(registry::add_self());
 }

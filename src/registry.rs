@@ -71,7 +71,11 @@ fn chunk_or_map(k: usize) -> Option<&'static [AtomicI32]> {
         return Some(c);
     }
     let bytes = chunk_len(k) * size_of::<AtomicI32>();
-    let fresh = sys::map_zeroed(bytes).ok()? as *mut AtomicI32;
+    #[allow(
+        clippy::cast_ptr_alignment,
+        reason = "mmap returns page-aligned memory"
+    )]
+    let fresh = sys::map_zeroed(bytes).ok()?.cast::<AtomicI32>();
     if let Err(_winner) = CHUNK[k].compare_exchange(
         core::ptr::null_mut(),
         fresh,
@@ -79,7 +83,7 @@ fn chunk_or_map(k: usize) -> Option<&'static [AtomicI32]> {
         Ordering::Acquire,
     ) {
         // SAFETY: our own mapping, never published: nobody else saw it.
-        unsafe { sys::unmap(fresh as *mut u8, bytes) };
+        unsafe { sys::unmap(fresh.cast::<u8>(), bytes) };
     }
     chunk(k)
 }
@@ -97,7 +101,7 @@ fn take(c: &[AtomicI32], from: usize, tid: c_int) -> Option<usize> {
 /// A token for [`remove_self`]: the thread's tid and its slot index + 1, so
 /// that removal needs no system call.
 fn token(tid: c_int, index: usize) -> usize {
-    ((tid as u32 as usize) << 32) | (index + 1)
+    (tid.unsigned_abs() as usize) << 32 | (index + 1)
 }
 
 /// Adds the calling thread. Returns a token for [`remove_self`], or 0 if no
@@ -126,7 +130,7 @@ fn add(tid: c_int) -> usize {
 
 /// Removes the calling thread, given the token [`add_self`] returned.
 pub fn remove_self(token: usize) {
-    let tid = (token >> 32) as u32 as c_int;
+    let tid = c_int::try_from(token >> 32).unwrap_or(0);
     if let Some(index) = (token & 0xffff_ffff).checked_sub(1) {
         let (k, i) = locate(index);
         if let Some(slot) = chunk(k).and_then(|c| c.get(i)) {
@@ -167,9 +171,9 @@ pub fn for_each(mut f: impl FnMut(c_int)) {
     }
 }
 
-/// In the child of `fork()`: only the calling thread exists. Its token (the
-/// thread-specific value `wrap` keeps) is replaced, since its tid and slot
-/// changed.
+/// In the child of `fork()`: only the calling thread exists. Empties the
+/// registry; the caller registers the thread again (its tid changed) and
+/// keeps the new token.
 ///
 /// # Safety
 /// Only from the child's `fork` handler, while it is single-threaded.
@@ -181,7 +185,6 @@ pub unsafe fn reset_after_fork() {
         }
     }
     HINT.store(0, Ordering::Relaxed);
-    crate::wrap::set_token(add_self());
 }
 
 #[cfg(test)]

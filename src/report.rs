@@ -38,6 +38,7 @@ impl Line {
 
     pub fn hex(&mut self, v: c_long) -> &mut Self {
         let mut digits = [0u8; 16];
+        #[allow(clippy::cast_sign_loss, reason = "hex shows the bits of the value")]
         let mut n = v as u64;
         let mut i = digits.len();
         loop {
@@ -55,7 +56,7 @@ impl Line {
     pub fn result(&mut self, raw: c_long) -> &mut Self {
         match sys::check(raw) {
             Ok(v) => self.dec(v),
-            Err(errno) => self.text("-1 (errno ").dec(errno as c_long).text(")"),
+            Err(errno) => self.text("-1 (errno ").dec(c_long::from(errno)).text(")"),
         }
     }
 

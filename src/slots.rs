@@ -10,25 +10,138 @@
 //! go. Capacities double, so the mappings kept add up to less than the
 //! current one (at most 16 more bytes per thread).
 //!
-//! Slot states move SENT -> RUNNING -> DONE in the handler, or SENT -> GONE
-//! when the broadcaster finds the thread has died. Both transitions out of
-//! SENT are compare-and-swaps, so exactly one side wins and the pending count
+//! A slot's life, and who moves it (each transition is one method below):
+//!
+//! ```text
+//!  Idle --send--> Sent --claim--> Running --finish--> Done
+//!                   \                |
+//!                    +--mark_gone----+--> Gone   (broadcaster: thread dead)
+//! ```
+//!
+//! `send` and `mark_gone` are the broadcaster's, `claim` and `finish` the
+//! handler's. Both ways out of Sent, and both out of Running, are
+//! compare-and-swaps or stores by the one side that can still act (a dead
+//! thread cannot finish), so exactly one side wins and the pending count
 //! is decremented exactly once per slot.
 
-use core::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 use crate::sys;
 
-pub const SENT: u32 = 1;
-pub const RUNNING: u32 = 2;
-pub const DONE: u32 = 3;
-pub const GONE: u32 = 4;
+/// Where a slot is in one broadcast.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum State {
+    /// Not signalled (yet) in this broadcast.
+    Idle = 0,
+    /// Signalled; its thread has not started the call.
+    Sent = 1,
+    /// Its thread is running the call.
+    Running = 2,
+    /// Its thread has run the call (and is held until the release).
+    Done = 3,
+    /// Its thread was found dead before it finished.
+    Gone = 4,
+}
+
+impl State {
+    fn from_word(word: u32) -> State {
+        match word {
+            1 => State::Sent,
+            2 => State::Running,
+            3 => State::Done,
+            4 => State::Gone,
+            _ => State::Idle,
+        }
+    }
+}
 
 /// One signalled thread.
 pub struct Slot {
-    pub tid: AtomicI32,
-    pub state: AtomicU32,
-    pub result: AtomicI64,
+    tid: AtomicI32,
+    state: AtomicU32,
+    result: AtomicI64,
+}
+
+impl Slot {
+    /// The thread this slot is for.
+    pub fn tid(&self) -> i32 {
+        self.tid.load(Ordering::Relaxed)
+    }
+
+    /// The slot's state. `Acquire`: a Done slot's result is visible.
+    /// Runs in a signal handler: one atomic load.
+    pub fn state(&self) -> State {
+        State::from_word(self.state.load(Ordering::Acquire))
+    }
+
+    /// The call's result on this slot's thread (meaningful once Done).
+    pub fn result(&self) -> i64 {
+        self.result.load(Ordering::Relaxed)
+    }
+
+    /// Idle -> Sent (broadcaster). `Release`: a handler that sees Sent sees
+    /// this broadcast's tid and generation.
+    pub fn send(&self) {
+        self.state.store(State::Sent as u32, Ordering::Release);
+    }
+
+    /// Sent -> Running for thread `me` (handler), if the slot is Sent for
+    /// `me`. Runs in a signal handler: atomics.
+    pub fn claim(&self, me: i32) -> bool {
+        // The `Acquire` load of Sent pairs with `send`'s `Release`, so the
+        // tid read next is the one written for the broadcast that signalled
+        // the slot, even when our signal is a late duplicate from an earlier
+        // broadcast and slots have since been given to other threads. While
+        // a slot is Sent with our tid, only this thread can change it (the
+        // broadcaster marks it gone only if we are dead), so nothing can
+        // happen between the check and the compare-and-swap.
+        self.state() == State::Sent
+            && self.tid() == me
+            && self
+                .state
+                .compare_exchange(
+                    State::Sent as u32,
+                    State::Running as u32,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+
+    /// Running -> Done with the call's `result` (handler). `Release`: the
+    /// broadcaster's `Acquire` of Done sees the result.
+    /// Runs in a signal handler: two atomic stores.
+    pub fn finish(&self, result: i64) {
+        self.result.store(result, Ordering::Relaxed);
+        self.state.store(State::Done as u32, Ordering::Release);
+    }
+
+    /// Sent or Running -> Gone (broadcaster, for a thread found dead);
+    /// `false` if the handler got to Done first (a thread that finished just
+    /// before it died).
+    pub fn mark_gone(&self) -> bool {
+        let mut word = self.state.load(Ordering::Acquire);
+        while matches!(State::from_word(word), State::Sent | State::Running) {
+            match self.state.compare_exchange(
+                word,
+                State::Gone as u32,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => word = now,
+            }
+        }
+        false
+    }
+
+    /// A fresh Idle slot for `tid` (broadcaster, while no handler uses it).
+    fn reset(&self, tid: i32) {
+        self.tid.store(tid, Ordering::Relaxed);
+        self.state.store(State::Idle as u32, Ordering::Relaxed);
+        self.result.store(0, Ordering::Relaxed);
+    }
 }
 
 #[repr(C)]
@@ -86,11 +199,9 @@ impl Table {
             // SAFETY: between broadcasts no handler uses any slot.
             let all = unsafe { core::slice::from_raw_parts_mut(slots_of(self.map), self.len) };
             for i in 0..all.len() {
-                let tid = all[i].tid.load(Ordering::Relaxed);
-                if all[i].state.load(Ordering::Relaxed) == DONE && tid != me && tid != skip {
-                    all[kept].tid.store(tid, Ordering::Relaxed);
-                    all[kept].state.store(0, Ordering::Relaxed);
-                    all[kept].result.store(0, Ordering::Relaxed);
+                let tid = all[i].tid();
+                if all[i].state() == State::Done && tid != me && tid != skip {
+                    all[kept].reset(tid);
                     kept += 1;
                 }
             }
@@ -126,7 +237,7 @@ impl Table {
     /// Whether `tid` is in the sorted part of the table.
     pub fn contains(&self, tid: i32) -> bool {
         self.slots()[..self.sorted]
-            .binary_search_by_key(&tid, |s| s.tid.load(Ordering::Relaxed))
+            .binary_search_by_key(&tid, Slot::tid)
             .is_ok()
     }
 
@@ -135,10 +246,9 @@ impl Table {
         if self.map.is_null() || self.len == capacity(self.map) {
             self.grow()?;
         }
-        let slot = self.slot_mut_unchecked(self.len);
-        slot.tid.store(tid, Ordering::Relaxed);
-        slot.state.store(0, Ordering::Relaxed);
-        slot.result.store(0, Ordering::Relaxed);
+        // SAFETY: len < cap of the live mapping (grown just above if not).
+        let slot = unsafe { &*slots_of(self.map).add(self.len) };
+        slot.reset(tid);
         self.len += 1;
         Ok(())
     }
@@ -151,7 +261,7 @@ impl Table {
         }
         // SAFETY: exclusive use between rounds, as documented.
         let all = unsafe { core::slice::from_raw_parts_mut(slots_of(self.map), self.len) };
-        all.sort_unstable_by_key(|s| s.tid.load(Ordering::Relaxed));
+        all.sort_unstable_by_key(Slot::tid);
         self.sorted = self.len;
     }
 
@@ -167,21 +277,16 @@ impl Table {
         let tail = unsafe {
             core::slice::from_raw_parts_mut(slots_of(self.map).add(first), self.len - first)
         };
-        tail.sort_unstable_by_key(|s| s.tid.load(Ordering::Relaxed));
+        tail.sort_unstable_by_key(Slot::tid);
         let mut kept = 0;
         for i in 0..tail.len() {
-            let tid = tail[i].tid.load(Ordering::Relaxed);
-            if kept == 0 || tail[kept - 1].tid.load(Ordering::Relaxed) != tid {
+            let tid = tail[i].tid();
+            if kept == 0 || tail[kept - 1].tid() != tid {
                 tail.swap(kept, i);
                 kept += 1;
             }
         }
         self.len = first + kept;
-    }
-
-    fn slot_mut_unchecked(&mut self, i: usize) -> &Slot {
-        // SAFETY: callers ensure i < cap of the live mapping.
-        unsafe { &*slots_of(self.map).add(i) }
     }
 
     fn grow(&mut self) -> Result<(), i32> {
@@ -191,7 +296,11 @@ impl Table {
             capacity(self.map) * 2
         };
         let bytes = size_of::<Header>() + cap * size_of::<Slot>();
-        let map = sys::map_zeroed(bytes)? as *mut Header;
+        #[allow(
+            clippy::cast_ptr_alignment,
+            reason = "mmap returns page-aligned memory"
+        )]
+        let map = sys::map_zeroed(bytes)?.cast::<Header>();
         // SAFETY: fresh mapping, large enough for the header and `cap` slots;
         // the old one holds `len` initialised slots.
         unsafe {
@@ -213,36 +322,6 @@ impl Table {
         self.sorted = 0;
         self.known_pid = 0;
     }
-}
-
-/// How many slots, from the first, are sorted by tid for handlers to search
-/// ([`find`]); 0 except while the broadcaster wakes parked threads.
-static SEARCHABLE: AtomicUsize = AtomicUsize::new(0);
-
-/// Lets handlers search the first `len` slots of the current table (0:
-/// none). Only while they are sorted and not moving.
-pub fn publish_sorted(len: usize) {
-    SEARCHABLE.store(len, Ordering::Release);
-}
-
-/// Finds the slot of thread `tid` in the searchable part of the table.
-/// Runs in a signal handler: atomic loads only. A search racing with the
-/// broadcaster rearranging slots may miss or land on a wrong slot; callers
-/// check the slot's tid and state with a compare-and-swap, and no slot is
-/// SENT while slots move.
-pub fn find(tid: i32) -> Option<&'static Slot> {
-    let len = SEARCHABLE.load(Ordering::Acquire);
-    let map = CURRENT.load(Ordering::Acquire);
-    if len == 0 || map.is_null() {
-        return None;
-    }
-    let len = len.min(capacity(map));
-    // SAFETY: len <= cap; table mappings are never unmapped (module doc).
-    let slots = unsafe { core::slice::from_raw_parts(slots_of(map), len) };
-    let index = slots
-        .binary_search_by_key(&tid, |s| s.tid.load(Ordering::Relaxed))
-        .ok()?;
-    Some(&slots[index])
 }
 
 /// Finds slot `i` of the current table for a handler.
@@ -267,5 +346,5 @@ fn capacity(map: *mut Header) -> usize {
 /// Runs in a signal handler (from `lookup`): pointer arithmetic.
 fn slots_of(map: *mut Header) -> *mut Slot {
     // SAFETY: slots start right after the header, inside the mapping.
-    unsafe { map.add(1) as *mut Slot }
+    unsafe { map.add(1).cast::<Slot>() }
 }

@@ -9,81 +9,86 @@
 //!
 //! Failures come back as `Err(errno)` (the kernel's negative return, negated).
 
-use core::ffi::{c_int, c_long};
+use core::ffi::{CStr, c_int, c_long};
 use core::sync::atomic::AtomicU32;
 
 /// The kernel's raw return value: a result, or `-errno` in `-4095..=-1`.
 pub type Raw = c_long;
 
-/// Performs system call `nr` with six arguments and returns the kernel's raw
-/// result. Async-signal-safe: one `syscall`/`svc` instruction.
-///
-/// # Safety
-/// The call can do anything a system call can: the caller vouches for `nr`
-/// and its arguments (pointers valid, memory effects acceptable).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-pub unsafe fn raw6(nr: c_long, a: [c_long; 6]) -> Raw {
-    let ret: c_long;
-    // SAFETY: the x86_64 Linux system call convention: number in rax,
-    // arguments in rdi, rsi, rdx, r10, r8, r9; the kernel clobbers rcx and
-    // r11 and returns in rax. No stack is used. The effect of the call itself
-    // is the caller's responsibility (see # Safety).
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") nr => ret,
-            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
-            in("r10") a[3], in("r8") a[4], in("r9") a[5],
-            lateout("rcx") _, lateout("r11") _,
-            options(nostack),
-        );
-    }
-    ret
-}
-
-/// Performs system call `nr` with six arguments and returns the kernel's raw
-/// result. Async-signal-safe: one `syscall`/`svc` instruction.
-///
-/// # Safety
-/// The call can do anything a system call can: the caller vouches for `nr`
-/// and its arguments (pointers valid, memory effects acceptable).
-#[cfg(target_arch = "aarch64")]
-#[inline]
-pub unsafe fn raw6(nr: c_long, a: [c_long; 6]) -> Raw {
-    let ret: c_long;
-    // SAFETY: the aarch64 Linux convention: number in x8, arguments in
-    // x0-x5, result in x0; `svc 0` clobbers nothing else.
-    unsafe {
-        core::arch::asm!(
-            "svc 0",
-            in("x8") nr,
-            inlateout("x0") a[0] => ret,
-            in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
-            options(nostack),
-        );
-    }
-    ret
-}
-
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-compile_error!("psx supports Linux on x86_64 and aarch64");
+pub use crate::arch::raw6;
 
 /// Splits a raw result into `Ok(value)` or `Err(errno)`.
 #[inline]
 pub fn check(ret: Raw) -> Result<c_long, c_int> {
     if (-4095..0).contains(&ret) {
-        Err(-ret as c_int)
+        // -4095..0 negated fits any int.
+        Err(c_int::try_from(-ret).unwrap_or(libc::EINVAL))
     } else {
         Ok(ret)
     }
+}
+
+/// A value that travels in a system call register: integers widen (signed
+/// ones sign-extend, as the C ABI does), pointers pass their address.
+pub trait Arg {
+    /// The register's contents.
+    fn arg(self) -> c_long;
+}
+
+macro_rules! widening_arg {
+    ($($t:ty),*) => {$(
+        impl Arg for $t {
+            fn arg(self) -> c_long {
+                c_long::from(self)
+            }
+        }
+    )*};
+}
+widening_arg!(i32, u32, i64);
+
+// Same width on the 64-bit targets psx supports: the register gets the
+// bits unchanged, as C would pass them.
+#[allow(clippy::cast_possible_wrap)]
+impl Arg for usize {
+    fn arg(self) -> c_long {
+        self as c_long
+    }
+}
+
+#[allow(clippy::cast_possible_wrap)]
+impl Arg for u64 {
+    fn arg(self) -> c_long {
+        self as c_long
+    }
+}
+
+impl<T> Arg for *const T {
+    fn arg(self) -> c_long {
+        self.addr().arg()
+    }
+}
+
+impl<T> Arg for *mut T {
+    fn arg(self) -> c_long {
+        self.addr().arg()
+    }
+}
+
+/// A result the kernel bounds to an `int` (a descriptor, a tid).
+fn to_int(ret: c_long) -> c_int {
+    c_int::try_from(ret).unwrap_or(c_int::MAX)
+}
+
+/// A successful byte count (never negative after [`check`]).
+fn to_len(ret: c_long) -> usize {
+    usize::try_from(ret).unwrap_or(0)
 }
 
 /// Shorthand for a system call whose arguments cannot harm memory safety.
 macro_rules! call {
     ($nr:expr $(, $arg:expr)* $(,)?) => {{
         let mut args = [0 as c_long; 6];
-        let given = [$($arg as c_long),*];
+        let given = [$(Arg::arg($arg)),*];
         args[..given.len()].copy_from_slice(&given);
         // SAFETY: every caller of call! passes only integers or pointers to
         // live memory of the size the kernel expects; see each wrapper.
@@ -94,32 +99,32 @@ macro_rules! call {
 /// `gettid()`: the calling thread's id.
 /// Runs in signal handlers: one system call.
 pub fn gettid() -> c_int {
-    call!(libc::SYS_gettid).unwrap_or(0) as c_int
+    call!(libc::SYS_gettid).map_or(0, to_int)
 }
 
 /// `getpid()`: the process id (the thread group id).
 pub fn getpid() -> c_int {
-    call!(libc::SYS_getpid).unwrap_or(0) as c_int
+    call!(libc::SYS_getpid).map_or(0, to_int)
 }
 
-/// `rt_tgsigqueueinfo(tgid, tid, sig, info)`: queues `sig` with our own
+/// `rt_tgsigqueueinfo(pid, tid, sig, info)`: queues `sig` with our own
 /// `siginfo` for one thread of this process. Unlike `tgkill`, the receiver
 /// sees our `si_code` and `si_value`, which is how psx tells its signals from
 /// everybody else's.
-pub fn tgsigqueueinfo(tgid: c_int, tid: c_int, sig: c_int, info: &SigInfo) -> Result<(), c_int> {
+pub fn tgsigqueueinfo(pid: c_int, tid: c_int, sig: c_int, info: &SigInfo) -> Result<(), c_int> {
     call!(
         libc::SYS_rt_tgsigqueueinfo,
-        tgid,
+        pid,
         tid,
         sig,
-        info as *const SigInfo
+        core::ptr::from_ref(info)
     )
     .map(drop)
 }
 
-/// `tgkill(tgid, tid, 0)`: does thread `tid` still exist?
-pub fn thread_exists(tgid: c_int, tid: c_int) -> bool {
-    call!(libc::SYS_tgkill, tgid, tid, 0) != Err(libc::ESRCH)
+/// `tgkill(pid, tid, 0)`: does thread `tid` still exist?
+pub fn thread_exists(pid: c_int, tid: c_int) -> bool {
+    call!(libc::SYS_tgkill, pid, tid, 0) != Err(libc::ESRCH)
 }
 
 /// `kill(pid, SIGKILL)`: ends the whole process; it cannot be caught or
@@ -142,12 +147,10 @@ const FUTEX_WAKE_PRIVATE: c_int = libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG;
 /// Runs in signal handlers (the hold): one system call.
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) {
     let ts = timeout_ns.map(|ns| libc::timespec {
-        tv_sec: (ns / 1_000_000_000) as libc::time_t,
-        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+        tv_sec: libc::time_t::try_from(ns / 1_000_000_000).unwrap_or(libc::time_t::MAX),
+        tv_nsec: c_long::try_from(ns % 1_000_000_000).unwrap_or(0),
     });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    let ts_ptr = ts.as_ref().map_or(core::ptr::null(), core::ptr::from_ref);
     let _ = call!(
         libc::SYS_futex,
         word.as_ptr(),
@@ -160,12 +163,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) {
 /// `futex(word, FUTEX_WAKE_PRIVATE, count)`: wakes up to `count` waiters.
 /// Runs in signal handlers: one system call.
 pub fn futex_wake(word: &AtomicU32, count: c_int) {
-    let _ = futex_wake_count(word, count);
-}
-
-/// [`futex_wake`], returning how many waiters it woke.
-pub fn futex_wake_count(word: &AtomicU32, count: c_int) -> u32 {
-    call!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, count).map_or(0, |n| n as u32)
+    let _ = call!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, count);
 }
 
 /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds, by system call (not the
@@ -175,12 +173,9 @@ pub fn monotonic_ns() -> u64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    let _ = call!(
-        libc::SYS_clock_gettime,
-        libc::CLOCK_MONOTONIC,
-        &mut ts as *mut libc::timespec
-    );
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    let _ = call!(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &raw mut ts);
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    secs * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
 }
 
 /// The kernel's `struct sigaction` for `rt_sigaction` (not glibc's: the
@@ -201,10 +196,6 @@ impl KernelSigaction {
     }
 }
 
-/// `SA_RESTORER`: not in libc's constants for every target.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub const SA_RESTORER: u64 = 0x0400_0000;
-
 /// `rt_sigaction(sig, new, old)` with the kernel's structure. Used instead
 /// of `sigaction()` because glibc refuses to touch signal 33, the one psx
 /// shares with glibc's setxid broadcast.
@@ -213,24 +204,9 @@ pub fn rt_sigaction(
     new: Option<&KernelSigaction>,
     old: Option<&mut KernelSigaction>,
 ) -> Result<(), c_int> {
-    let new = new.map_or(core::ptr::null(), |n| n as *const KernelSigaction);
-    let old = old.map_or(core::ptr::null_mut(), |o| o as *mut KernelSigaction);
+    let new = new.map_or(core::ptr::null(), core::ptr::from_ref);
+    let old = old.map_or(core::ptr::null_mut(), core::ptr::from_mut);
     call!(libc::SYS_rt_sigaction, sig, new, old, 8).map(drop)
-}
-
-/// `rt_sigprocmask(SIG_UNBLOCK, {sig})`: lets `sig` reach the calling
-/// thread (from inside that signal's own handler, which blocks it).
-/// Runs in signal handlers: one system call.
-pub fn unblock_signal(sig: c_int) -> Result<(), c_int> {
-    let set: u64 = 1 << (sig - 1);
-    call!(
-        libc::SYS_rt_sigprocmask,
-        libc::SIG_UNBLOCK,
-        &set as *const u64,
-        0,
-        8
-    )
-    .map(drop)
 }
 
 /// The action installed for `sig` (`rt_sigaction(sig, NULL, &old)`).
@@ -244,17 +220,16 @@ pub fn current_action(sig: c_int) -> Result<KernelSigaction, c_int> {
     rt_sigaction(sig, None, Some(&mut current)).map(|()| current)
 }
 
-/// `openat(dirfd, path, flags)`; `path` is NUL-terminated. Always adds
-/// `O_CLOEXEC`: psx's descriptors must not leak into exec'd programs.
-pub fn openat(dirfd: c_int, path: &[u8], flags: c_int) -> Result<c_int, c_int> {
-    debug_assert_eq!(path.last(), Some(&0));
+/// `openat(dirfd, path, flags)`. Always adds `O_CLOEXEC`: psx's
+/// descriptors must not leak into exec'd programs.
+pub fn openat(dirfd: c_int, path: &CStr, flags: c_int) -> Result<c_int, c_int> {
     call!(
         libc::SYS_openat,
         dirfd,
         path.as_ptr(),
         flags | libc::O_CLOEXEC
     )
-    .map(|fd| fd as c_int)
+    .map(to_int)
 }
 
 /// `close(fd)`.
@@ -264,14 +239,14 @@ pub fn close(fd: c_int) {
 
 /// `read(fd, buf)`.
 pub fn read(fd: c_int, buf: &mut [u8]) -> Result<usize, c_int> {
-    call!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
+    call!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()).map(to_len)
 }
 
 /// `write(fd, buf)`, repeated until all is written or an error occurs.
 pub fn write_all(fd: c_int, mut buf: &[u8]) {
     while !buf.is_empty() {
         match call!(libc::SYS_write, fd, buf.as_ptr(), buf.len()) {
-            Ok(n) if n > 0 => buf = &buf[n as usize..],
+            Ok(n) if n > 0 => buf = &buf[to_len(n)..],
             Err(libc::EINTR) => {}
             _ => return,
         }
@@ -283,10 +258,24 @@ pub fn rewind(fd: c_int) -> Result<(), c_int> {
     call!(libc::SYS_lseek, fd, 0, libc::SEEK_SET).map(drop)
 }
 
+/// Sets this thread's signal mask to `mask` (raw: signals 32 and 33 too)
+/// and returns the previous one.
+pub fn set_signal_mask(mask: u64) -> Result<u64, c_int> {
+    let mut old: u64 = 0;
+    call!(
+        libc::SYS_rt_sigprocmask,
+        libc::SIG_SETMASK,
+        &raw const mask,
+        &raw mut old,
+        8
+    )
+    .map(|_| old)
+}
+
 /// `getdents64(fd, buf)`: fills `buf` with `linux_dirent64` records and
 /// returns the number of bytes used (0 at the end of the directory).
 pub fn getdents64(fd: c_int, buf: &mut [u8]) -> Result<usize, c_int> {
-    call!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
+    call!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()).map(to_len)
 }
 
 /// The identity of a file: device, inode and file type, plus its link
@@ -316,23 +305,16 @@ impl FileId {
 pub fn file_id(fd: c_int) -> Result<FileId, c_int> {
     // SAFETY: `stat` is plain old data; all-zero is a valid value.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    call!(libc::SYS_fstat, fd, &mut st as *mut libc::stat)?;
+    call!(libc::SYS_fstat, fd, &raw mut st)?;
     Ok(FileId::of(&st))
 }
 
-/// `fstatat(dirfd, path, 0)` (`newfstatat`), reduced like [`file_id`];
-/// `path` is NUL-terminated. Uses `dirfd` only as the base of the lookup.
-pub fn file_id_at(dirfd: c_int, path: &[u8]) -> Result<FileId, c_int> {
-    debug_assert_eq!(path.last(), Some(&0));
+/// `fstatat(dirfd, path, 0)` (`newfstatat`), reduced like [`file_id`].
+/// Uses `dirfd` only as the base of the lookup.
+pub fn file_id_at(dirfd: c_int, path: &CStr) -> Result<FileId, c_int> {
     // SAFETY: `stat` is plain old data; all-zero is a valid value.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    call!(
-        libc::SYS_newfstatat,
-        dirfd,
-        path.as_ptr(),
-        &mut st as *mut libc::stat,
-        0
-    )?;
+    call!(libc::SYS_newfstatat, dirfd, path.as_ptr(), &raw mut st, 0)?;
     Ok(FileId::of(&st))
 }
 

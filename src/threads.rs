@@ -23,7 +23,7 @@
 //! `opendir`/`readdir` call `malloc`, which can deadlock while other threads
 //! are stopped in the handler holding the allocator's lock.
 
-use core::ffi::c_int;
+use core::ffi::{CStr, c_int};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 use crate::registry;
@@ -42,7 +42,7 @@ static FALLBACK_SAID: AtomicBool = AtomicBool::new(false);
 /// Opens (or re-opens) our `/proc` descriptor. Called at load time, before
 /// the application can `chroot()`, and whenever the path works again.
 pub fn open_proc_root() -> Result<c_int, c_int> {
-    let fd = sys::openat(libc::AT_FDCWD, b"/proc\0", libc::O_PATH | libc::O_DIRECTORY)?;
+    let fd = sys::openat(libc::AT_FDCWD, c"/proc", libc::O_PATH | libc::O_DIRECTORY)?;
     let id = sys::file_id(fd)?;
     PROC_DEV.store(id.dev, Ordering::Relaxed);
     PROC_INO.store(id.ino, Ordering::Relaxed);
@@ -77,11 +77,11 @@ fn owned_proc_root() -> Option<c_int> {
 fn open_task_dir() -> Option<c_int> {
     let flags = libc::O_RDONLY | libc::O_DIRECTORY;
     if let Some(root) = owned_proc_root() {
-        if let Ok(fd) = sys::openat(root, b"self/task\0", flags) {
+        if let Ok(fd) = sys::openat(root, c"self/task", flags) {
             return Some(fd);
         }
     }
-    let fd = sys::openat(libc::AT_FDCWD, b"/proc/self/task\0", flags).ok()?;
+    let fd = sys::openat(libc::AT_FDCWD, c"/proc/self/task", flags).ok()?;
     if PROC_FD.load(Ordering::Acquire) < 0 {
         let _ = open_proc_root();
     }
@@ -102,7 +102,7 @@ pub fn count() -> Option<usize> {
     if root < 0 {
         return None;
     }
-    let id = sys::file_id_at(root, b"self/task\0").ok()?;
+    let id = sys::file_id_at(root, c"self/task").ok()?;
     if id.dev != PROC_DEV.load(Ordering::Relaxed) || id.mode != libc::S_IFDIR {
         return None;
     }
@@ -113,14 +113,21 @@ pub fn count() -> Option<usize> {
 pub struct Finder {
     /// `/proc/self/task`, or -1 when falling back to the registry.
     task_dir: c_int,
+    /// The listing buffer (`mmap`ed: no `malloc` while threads are held),
+    /// and its size.
+    buf: *mut u8,
+    cap: usize,
 }
+
+/// The smallest listing buffer: 512 thread entries.
+const LIST_FIRST_BYTES: usize = 16384;
 
 impl Finder {
     /// Finds the best source. Falling back to the registry is said once on
     /// stderr and, under `PSX_ERROR`, ends the process (fail closed).
     pub fn open() -> Finder {
         if let Some(task_dir) = open_task_dir() {
-            return Finder { task_dir };
+            return Finder::with(task_dir);
         }
         if sensitivity::get() == sensitivity::ERROR {
             Line::new().text(
@@ -135,31 +142,91 @@ impl Finder {
                  reaching only threads made through pthread_create with psx's wrapper",
             );
         }
-        Finder { task_dir: -1 }
+        Finder::with(-1)
     }
 
-    /// Calls `f` with the id of every thread the source knows now.
-    pub fn for_each(&self, mut f: impl FnMut(c_int)) {
+    fn with(task_dir: c_int) -> Finder {
+        Finder {
+            task_dir,
+            buf: core::ptr::null_mut(),
+            cap: 0,
+        }
+    }
+
+    /// Calls `f` with the id of every thread the source knows now;
+    /// `false` when `/proc` could not be listed in one piece (then `f` was
+    /// not called: a partial listing must not pass for the whole).
+    pub fn for_each(&mut self, mut f: impl FnMut(c_int)) -> bool {
         if self.task_dir < 0 {
             registry::for_each(f);
-            return;
+            return true;
         }
-        if sys::rewind(self.task_dir).is_err() {
-            return;
+        // getdents64 stops after the first entry when a signal is pending
+        // for the caller (the kernel's filldir64), and while a broadcast is
+        // in flight every thread that ran the call blocks every signal, so
+        // a signal sent to the process (SIGCHLD, a timer's SIGALRM) goes to
+        // the broadcaster: signals are blocked for the listing.
+        let saved = sys::set_signal_mask(!0);
+        let listed = self.list_in_one_piece();
+        if let Ok(mask) = saved {
+            let _ = sys::set_signal_mask(mask);
         }
-        let mut buf = [0u8; 16384];
-        while let Ok(n @ 1..) = sys::getdents64(self.task_dir, &mut buf) {
-            for_each_name(&buf[..n], |name| {
-                if let Some(tid) = parse_tid(name) {
-                    f(tid)
-                }
-            });
-            // procfs stops filling only when the next entry does not fit, so
-            // a buffer with room for another entry means the list is
-            // complete: skip the system call that would return 0.
-            if buf.len() - n >= MAX_ENTRY {
-                break;
+        let Some(len) = listed else {
+            return false;
+        };
+        // SAFETY: `list_in_one_piece` filled the first `len` bytes of our
+        // own mapping.
+        let names = unsafe { core::slice::from_raw_parts(self.buf, len) };
+        for_each_name(names, |name| {
+            if let Some(tid) = parse_tid(name) {
+                f(tid);
             }
+        });
+        true
+    }
+
+    /// Reads `/proc/self/task` with one `getdents64` into our buffer, grown
+    /// until the whole list fits: procfs resumes a listing split over calls
+    /// by position when the thread it stopped at has gone, which can skip a
+    /// live thread. One piece is proved by the next call returning 0.
+    /// Returns the bytes filled, `None` on an error.
+    fn list_in_one_piece(&mut self) -> Option<usize> {
+        let mut want = (count().unwrap_or(0) + 64) * MAX_ENTRY;
+        loop {
+            self.reserve(want)?;
+            sys::rewind(self.task_dir).ok()?;
+            // SAFETY: `buf` is our mapping of `cap` bytes, used by nothing else.
+            let buf = unsafe { core::slice::from_raw_parts_mut(self.buf, self.cap) };
+            let n = sys::getdents64(self.task_dir, buf).ok()?;
+            let rest = &mut buf[n..];
+            if rest.len() >= MAX_ENTRY && sys::getdents64(self.task_dir, rest).ok()? == 0 {
+                return Some(n);
+            }
+            want = self.cap * 2;
+        }
+    }
+
+    /// Makes our listing buffer at least `bytes` long.
+    fn reserve(&mut self, bytes: usize) -> Option<()> {
+        if self.cap >= bytes {
+            return Some(());
+        }
+        let cap = bytes
+            .max(LIST_FIRST_BYTES)
+            .next_multiple_of(LIST_FIRST_BYTES);
+        let fresh = sys::map_zeroed(cap).ok()?;
+        self.release();
+        self.buf = fresh;
+        self.cap = cap;
+        Some(())
+    }
+
+    fn release(&mut self) {
+        if !self.buf.is_null() {
+            // SAFETY: our own mapping of `cap` bytes; nothing refers to it.
+            unsafe { sys::unmap(self.buf, self.cap) };
+            self.buf = core::ptr::null_mut();
+            self.cap = 0;
         }
     }
 
@@ -171,7 +238,8 @@ impl Finder {
         }
         let mut path = [0u8; 24];
         let len = format_stat_path(tid, &mut path);
-        let fd = sys::openat(self.task_dir, &path[..len], libc::O_RDONLY).ok()?;
+        let path = CStr::from_bytes_with_nul(&path[..len]).ok()?;
+        let fd = sys::openat(self.task_dir, path, libc::O_RDONLY).ok()?;
         let mut buf = [0u8; 512];
         let n = sys::read(fd, &mut buf);
         sys::close(fd);
@@ -181,6 +249,7 @@ impl Finder {
 
 impl Drop for Finder {
     fn drop(&mut self) {
+        self.release();
         if self.task_dir >= 0 {
             sys::close(self.task_dir);
         }
@@ -217,7 +286,7 @@ fn parse_tid(name: &[u8]) -> Option<c_int> {
         if !b.is_ascii_digit() {
             return None;
         }
-        tid = tid.checked_mul(10)?.checked_add((b - b'0') as c_int)?;
+        tid = tid.checked_mul(10)?.checked_add(c_int::from(b - b'0'))?;
     }
     Some(tid)
 }

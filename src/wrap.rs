@@ -31,6 +31,14 @@ type CreateFn = unsafe extern "C" fn(
 core::arch::global_asm!(".weak __real_pthread_create");
 
 unsafe extern "C" {
+    /// The wrapper itself, exported by `ffi`; named by its symbol so that
+    /// this module does not depend on `ffi` (which depends on this one).
+    fn __wrap_pthread_create(
+        thread: *mut libc::pthread_t,
+        attr: *const libc::pthread_attr_t,
+        start: Option<StartFn>,
+        arg: *mut c_void,
+    ) -> c_int;
     fn __real_pthread_create(
         thread: *mut libc::pthread_t,
         attr: *const libc::pthread_attr_t,
@@ -51,7 +59,7 @@ static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
 pub fn init() {
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: plain pthread call with a valid out-pointer and destructor.
-    if unsafe { libc::pthread_key_create(&mut key, Some(on_thread_exit)) } == 0 {
+    if unsafe { libc::pthread_key_create(&raw mut key, Some(on_thread_exit)) } == 0 {
         KEY.store(key, Ordering::Release);
     }
     register_self();
@@ -120,17 +128,17 @@ fn hand_over(start: StartFn, arg: *mut c_void) -> *mut c_void {
             record.start.store(start as usize, Ordering::Relaxed);
             record.arg.store(arg as usize, Ordering::Relaxed);
             // pthread_create orders these writes before the new thread runs.
-            return record as *const Record as *mut c_void;
+            return core::ptr::from_ref(record).cast_mut().cast::<c_void>();
         }
     }
     // SAFETY: malloc of a small POD; checked for null by the caller.
-    let boxed = unsafe { libc::malloc(size_of::<Start>()) } as *mut Start;
+    let boxed = unsafe { libc::malloc(size_of::<Start>()) }.cast::<Start>();
     if !boxed.is_null() {
         // SAFETY: a fresh allocation of the right size and alignment
         // (malloc aligns for any fundamental type).
         unsafe { boxed.write(Start { start, arg }) };
     }
-    boxed as *mut c_void
+    boxed.cast::<c_void>()
 }
 
 fn is_record(data: *mut c_void) -> bool {
@@ -154,7 +162,7 @@ unsafe fn take_back(data: *mut c_void) -> Start {
         return Start { start, arg };
     }
     // SAFETY: otherwise a malloc'ed Start written by `hand_over`.
-    let taken = unsafe { (data as *mut Start).read() };
+    let taken = unsafe { data.cast::<Start>().read() };
     // SAFETY: allocated by `hand_over` with malloc; read above.
     unsafe { libc::free(data) };
     taken
@@ -213,7 +221,7 @@ fn real_pthread_create() -> Option<CreateFn> {
 }
 
 fn find_real() -> usize {
-    let wrapper = crate::ffi::__wrap_pthread_create as *const () as usize;
+    let wrapper = __wrap_pthread_create as *const () as usize;
     // The compiler assumes a function's address is never null; black_box
     // hides that the weak symbol may be.
     let weak = core::hint::black_box(__real_pthread_create as *const () as usize);

@@ -27,6 +27,9 @@ static long psxtest_call6(int preset, int *after, long nr, long a1, long a2, lon
 	*after = errno;
 	return r;
 }
+
+static void psxtest_set_errno(int v) { errno = v; }
+static int psxtest_get_errno(void) { return errno; }
 */
 import "C"
 
@@ -50,4 +53,16 @@ func Call6(preset int, nr, a1, a2, a3, a4, a5, a6 uintptr) (r int64, after int) 
 	v := C.psxtest_call6(C.int(preset), &e, C.long(nr), C.long(a1), C.long(a2), C.long(a3),
 		C.long(a4), C.long(a5), C.long(a6))
 	return int64(v), int(e)
+}
+
+// Set sets the calling OS thread's C errno; the caller must be locked
+// to its thread (runtime.LockOSThread) for Get to see the same one.
+func Set(v int) { C.psxtest_set_errno(C.int(v)) }
+
+// Get returns the calling OS thread's C errno.
+func Get() int { return int(C.psxtest_get_errno()) }
+
+// SetSensitivity calls the C psx_set_sensitivity(level).
+func SetSensitivity(level int) int {
+	return int(C.psx_set_sensitivity(C.psx_sensitivity_t(level)))
 }

@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A seeded chaos soak: one thread broadcasts all the time while a
+ * controller makes and ends threads of every kind at random, forks, and
+ * sends other signals; after every broadcast, each thread alive before and
+ * after it must have run it exactly once.
+ *
+ * What runs (all chosen by a seeded generator; PSX_SOAK_SEED replays a run,
+ * PSX_SOAK_SECONDS sets its length, default 45):
+ *  - workers, detached or joinable, waiting in pthread_cond_wait, sem_wait,
+ *    pthread_join (of a thread that sleeps and ends), a raw FUTEX_WAIT,
+ *    nanosleep, or spinning; some block every signal with pthread_sigmask
+ *    first (which cannot block 33); some make and join short-lived threads
+ *    in a loop (threads made by threads that may not have run the call yet);
+ *  - workers end by being woken, by pthread_cancel() (those at a
+ *    cancellation point), or on their own;
+ *  - SIGUSR1 (handler with SA_RESTART) and SIGUSR2 (without: waits fail
+ *    with EINTR and are made again) sent to random workers;
+ *  - a forker thread: fork(); the child makes two threads, broadcasts
+ *    twice, checks that each of its threads ran each call once, and exits.
+ *
+ * The check (the world, not psx's opinion): before and after every
+ * broadcast of the counting call (ct_count_fd in common.h), the
+ * broadcaster lists /proc/self/task and reads each thread's wchar; a thread
+ * in both lists must have written exactly 1 MiB more (it ran the call once),
+ * one only in the second at most 1 MiB (it was made during the broadcast),
+ * one only in the first is exempt (it ended). On any violation, or when no
+ * broadcast completes for 10 s (a watchdog process), it fails and prints the
+ * seed. At the end it prints the seed and what it did.
+ *
+ * Against the engine before "no parking" (/work/wt-old) it fails within
+ * seconds (false success: a thread that existed before a broadcast shows
+ * no call); see the commit message for measured counts.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/psx_syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SNAP 512
+#define MAX_WORKERS 40
+#define MAX_SPINNERS 2
+
+static unsigned g_seed;
+static int g_stop;
+
+/* Counters printed at the end. */
+static long n_broadcasts, n_made, n_transient, n_cancels, n_wakes, n_forks,
+    n_child_broadcasts, n_signals, n_exempt, n_born_during;
+
+/* ------------------------------------------------------------ helpers */
+
+/* xorshift32, one state per user (controller, forker). */
+static unsigned next_rand(unsigned *s)
+{
+    unsigned x = *s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *s = x ? x : 1;
+    return *s;
+}
+
+static int rnd(unsigned *s, int n)
+{
+    return (int)(next_rand(s) % (unsigned)n);
+}
+
+static void futex_wait(uint32_t *word, uint32_t val)
+{
+    ct_raw6(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, val, 0, 0, 0);
+}
+
+static void futex_wake(uint32_t *word)
+{
+    ct_raw6(SYS_futex, (long)word, FUTEX_WAKE_PRIVATE, 0x7fffffff, 0, 0, 0);
+}
+
+static long task_count(pid_t tid)
+{
+    return ct_thread_count(0, tid);
+}
+
+/* --------------------------------------------------------- watchdog */
+
+struct beat {
+    volatile long ms;
+    volatile long broadcasts;
+};
+static struct beat *g_beat;
+static pid_t g_watchdog;
+
+static void watchdog_start(void)
+{
+    g_beat = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                  -1, 0);
+    CT_CHECK(g_beat != MAP_FAILED, "mmap");
+    g_beat->ms = ct_now_ms();
+    pid_t parent = getpid();
+    g_watchdog = fork();
+    CT_CHECK(g_watchdog >= 0, "fork");
+    if (g_watchdog > 0) {
+        return;
+    }
+    for (;;) {
+        ct_sleep_ms(200);
+        if (getppid() != parent) {
+            _exit(0);
+        }
+        if (ct_now_ms() - __atomic_load_n(&g_beat->ms, __ATOMIC_ACQUIRE) >
+            10000) {
+            ct_log("FAIL seed %u: no broadcast completed for 10 s after %ld "
+                   "(a stall); replay with PSX_SOAK_SEED=%u", g_seed,
+                   g_beat->broadcasts, g_seed);
+            ct_print_table(parent, "threads of the stalled process");
+            kill(parent, SIGKILL);
+            _exit(1);
+        }
+    }
+}
+
+/* ---------------------------------------------------------- workers */
+
+enum kind {
+    K_COND, K_SEM, K_JOIN, K_FUTEX, K_SLEEP, K_SPIN, K_MAKER, K_KINDS
+};
+static const char *kind_name[] = {"cond", "sem", "join", "futex", "sleep",
+                                  "spin", "maker"};
+
+struct worker {
+    pthread_t th;
+    pid_t tid;
+    int kind;
+    int detached;
+    int block_all;
+    int started;
+    int stop;
+    uint32_t word;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sem_t sem;
+    int pipefd[2];
+};
+
+static int cancellable(const struct worker *w)
+{
+    return w->kind == K_COND || w->kind == K_SEM || w->kind == K_SLEEP ||
+           w->kind == K_JOIN;
+}
+
+static void *sleeper(void *arg)
+{
+    long ms = (long)arg;
+    ct_sleep_ms(ms);
+    return NULL;
+}
+
+static void *transient(void *arg)
+{
+    __atomic_add_fetch(&n_transient, 1, __ATOMIC_RELAXED);
+    return arg;
+}
+
+static void unlock_mu(void *p)
+{
+    pthread_mutex_unlock(&((struct worker *)p)->mu);
+}
+
+static void *worker_main(void *p)
+{
+    struct worker *w = (struct worker *)p;
+    w->tid = ct_gettid();
+    if (w->block_all) {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+    }
+    __atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
+    switch (w->kind) {
+    case K_COND:
+        pthread_mutex_lock(&w->mu);
+        pthread_cleanup_push(unlock_mu, w);
+        while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+        pthread_cleanup_pop(1);
+        break;
+    case K_SEM:
+        while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+            sem_wait(&w->sem); /* EINTR (SIGUSR2): wait again */
+        }
+        break;
+    case K_JOIN:
+        while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+            pthread_t t;
+            if (pthread_create(&t, NULL, sleeper, (void *)(long)(1 + w->tid % 7)) == 0) {
+                __atomic_add_fetch(&n_transient, 1, __ATOMIC_RELAXED);
+                pthread_join(t, NULL);
+            }
+        }
+        break;
+    case K_FUTEX:
+        while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+            futex_wait(&w->word, 0);
+        }
+        break;
+    case K_SLEEP:
+        while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+            struct timespec ts = {0, 3 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        break;
+    case K_SPIN:
+        while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+        }
+        break;
+    case K_MAKER:
+        while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+            pthread_t t;
+            int unwrapped = w->tid & 1;
+            if (ct_thread(&t, transient, NULL, unwrapped, 64 * 1024) == 0) {
+                pthread_join(t, NULL);
+            }
+            ct_sleep_ms(1);
+        }
+        break;
+    }
+    return NULL;
+}
+
+static struct worker *g_w[MAX_WORKERS];
+static int g_nspin;
+
+static void worker_start(unsigned *s)
+{
+    int slot = -1;
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        if (!g_w[i]) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot < 0) {
+        return;
+    }
+    struct worker *w = (struct worker *)calloc(1, sizeof(*w)); /* never freed:
+        a detached worker may still read it after it was told to end */
+    CT_CHECK(w != NULL, "out of memory");
+    w->kind = rnd(s, K_KINDS);
+    if (w->kind == K_SPIN && g_nspin >= MAX_SPINNERS) {
+        w->kind = K_COND;
+    }
+    if (w->kind == K_SPIN) {
+        g_nspin++;
+    }
+    w->detached = rnd(s, 3) == 0;
+    w->block_all = rnd(s, 4) == 0;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    sem_init(&w->sem, 0, 0);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    if (w->detached) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    }
+    int r = pthread_create(&w->th, &attr, worker_main, w);
+    pthread_attr_destroy(&attr);
+    if (r == EAGAIN) {
+        if (w->kind == K_SPIN) {
+            g_nspin--;
+        }
+        return;
+    }
+    CT_CHECK(r == 0, "seed %u: pthread_create: %s", g_seed, strerror(r));
+    while (!__atomic_load_n(&w->started, __ATOMIC_ACQUIRE)) {
+        ct_sleep_ms(1);
+    }
+    g_w[slot] = w;
+    n_made++;
+}
+
+static void worker_end(unsigned *s, int slot)
+{
+    struct worker *w = g_w[slot];
+    g_w[slot] = NULL;
+    if (cancellable(w) && rnd(s, 2) == 0) {
+        pthread_cancel(w->th);
+        n_cancels++;
+    } else {
+        __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+        pthread_mutex_lock(&w->mu);
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        sem_post(&w->sem);
+        __atomic_store_n(&w->word, 1, __ATOMIC_RELEASE);
+        futex_wake(&w->word);
+        n_wakes++;
+    }
+    if (w->kind == K_SPIN) {
+        g_nspin--;
+    }
+    if (!w->detached) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 15;
+        int r = pthread_timedjoin_np(w->th, NULL, &ts);
+        CT_CHECK(r == 0, "seed %u: a %s worker (tid %d) did not end within "
+                 "15 s of being told to: %s", g_seed, kind_name[w->kind],
+                 (int)w->tid, strerror(r));
+    }
+}
+
+static long g_usr[3];
+static void on_usr(int sig)
+{
+    __atomic_add_fetch(&g_usr[sig == SIGUSR1 ? 1 : 2], 1, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------ forker */
+
+static void *child_idle(void *arg)
+{
+    for (;;) {
+        pause();
+    }
+    return arg;
+}
+
+static void fork_child(void)
+{
+    alarm(10);
+    pthread_t t;
+    for (int i = 0; i < 2; i++) {
+        if (pthread_create(&t, NULL, child_idle, NULL) != 0) {
+            _exit(20);
+        }
+    }
+    pid_t tids[8];
+    for (int k = 1; k <= 2; k++) {
+        if (psx_syscall3(CT_COUNT_CALL) != CT_COUNT_BYTES) {
+            _exit(30 + k);
+        }
+        int n = ct_list_tids(0, tids, 8);
+        if (n != 3) {
+            _exit(40 + k);
+        }
+        for (int i = 0; i < n; i++) {
+            if (task_count(tids[i]) != k) {
+                _exit(50 + k);
+            }
+        }
+    }
+    _exit(0);
+}
+
+static void *forker(void *arg)
+{
+    unsigned s = g_seed ^ 0x9e3779b9u;
+    (void)arg;
+    while (!__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE)) {
+        ct_sleep_ms(5 + rnd(&s, 40));
+        pid_t pid = fork();
+        CT_CHECK(pid >= 0, "seed %u: fork: %s", g_seed, strerror(errno));
+        if (pid == 0) {
+            fork_child();
+        }
+        int st;
+        CT_CHECK(ct_wait(pid, 15000, &st) == 0, "seed %u: a child of fork() "
+                 "did not finish in 15 s", g_seed);
+        CT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                 "seed %u: a child of fork() failed: %s (30+k: broadcast k "
+                 "failed, 40+k: not 3 threads, 50+k: a thread's count is not "
+                 "k after broadcast k, signal 14: hung); replay with "
+                 "PSX_SOAK_SEED=%u", g_seed, ct_status_str(st), g_seed);
+        __atomic_add_fetch(&n_forks, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&n_child_broadcasts, 2, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+/* -------------------------------------------------------- broadcaster */
+
+struct snap {
+    int n;
+    pid_t tid[MAX_SNAP];
+    long w[MAX_SNAP];
+};
+
+static void take(struct snap *s)
+{
+    pid_t tids[MAX_SNAP];
+    int n = ct_list_tids(0, tids, MAX_SNAP);
+    CT_CHECK(n > 0 && n < MAX_SNAP, "listing /proc/self/task: %d", n);
+    s->n = 0;
+    for (int i = 0; i < n; i++) {
+        long c = task_count(tids[i]);
+        if (c >= 0) {
+            s->tid[s->n] = tids[i];
+            s->w[s->n] = c;
+            s->n++;
+        }
+    }
+}
+
+static long snap_find(const struct snap *s, pid_t tid)
+{
+    for (int i = 0; i < s->n; i++) {
+        if (s->tid[i] == tid) {
+            return s->w[i];
+        }
+    }
+    return -1;
+}
+
+static void *broadcaster(void *arg)
+{
+    (void)arg;
+    static struct snap before, after, prev;
+    prev.n = 0;
+    while (!__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE)) {
+        take(&before);
+        long r = psx_syscall3(CT_COUNT_CALL);
+        CT_CHECK(r == CT_COUNT_BYTES, "seed %u: broadcast %ld returned %ld "
+                 "errno %d", g_seed, n_broadcasts + 1, r, errno);
+        take(&after);
+        n_broadcasts++;
+        for (int i = 0; i < after.n; i++) {
+            long b = snap_find(&before, after.tid[i]);
+            if (b < 0) {
+                /* A listing can miss a thread when another one ends while
+                 * procfs walks the list: if the previous broadcast's last
+                 * listing saw it, its count then is its count before this
+                 * one (only this thread broadcasts). */
+                b = snap_find(&prev, after.tid[i]);
+            }
+            long d = after.w[i] - (b >= 0 ? b : 0);
+            if ((b >= 0 && d != 1) || d > 1) {
+                ct_fail("seed %u: broadcast %ld: thread %d, %s, ran the call "
+                        "%ld time(s), want %s (%s); replay with "
+                        "PSX_SOAK_SEED=%u", g_seed, n_broadcasts,
+                        (int)after.tid[i],
+                        b >= 0 ? "alive before and after it"
+                               : "made during it",
+                        d, b >= 0 ? "1" : "0 or 1",
+                        d < 1 ? "a false success" : "a double run", g_seed);
+            }
+            n_born_during += b < 0 && d == 1;
+        }
+        n_exempt += before.n > after.n ? before.n - after.n : 0;
+        prev = after;
+        g_beat->broadcasts = n_broadcasts;
+        __atomic_store_n(&g_beat->ms, ct_now_ms(), __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+/* -------------------------------------------------------------- soak */
+
+static int case_soak(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    ct_check_library();
+    ct_count_fd();
+    const char *s = getenv("PSX_SOAK_SEED");
+    g_seed = s && *s ? (unsigned)strtoul(s, NULL, 0)
+                     : (unsigned)(ct_now_ms() ^ (getpid() << 16));
+    if (!g_seed) {
+        g_seed = 1;
+    }
+    s = getenv("PSX_SOAK_SECONDS");
+    long seconds = s && atol(s) > 0 ? atol(s) : 45;
+    if (seconds > 150) {
+        seconds = 150; /* the driver's timeout for this case is 180 s */
+    }
+    ct_log("seed %u, %ld s (PSX_SOAK_SEED=%u PSX_SOAK_SECONDS=%ld to replay)",
+           g_seed, seconds, g_seed, seconds);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr;
+    sa.sa_flags = SA_RESTART;
+    CT_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+    sa.sa_flags = 0;
+    CT_CHECK(sigaction(SIGUSR2, &sa, NULL) == 0, "sigaction");
+    watchdog_start();
+    unsigned rs = g_seed;
+    for (int i = 0; i < 8; i++) {
+        worker_start(&rs);
+    }
+    pthread_t bt, ft;
+    CT_CHECK(pthread_create(&bt, NULL, broadcaster, NULL) == 0, "thread");
+    CT_CHECK(pthread_create(&ft, NULL, forker, NULL) == 0, "thread");
+    long end = ct_now_ms() + seconds * 1000;
+    while (ct_now_ms() < end) {
+        int action = rnd(&rs, 10);
+        int slot = rnd(&rs, MAX_WORKERS);
+        if (action < 4) {
+            worker_start(&rs);
+        } else if (action < 7) {
+            if (g_w[slot]) {
+                worker_end(&rs, slot);
+            }
+        } else {
+            if (g_w[slot]) {
+                pthread_kill(g_w[slot]->th, action == 7 ? SIGUSR1 : SIGUSR2);
+                n_signals++;
+            }
+        }
+        if (rnd(&rs, 3) == 0) {
+            ct_sleep_ms(rnd(&rs, 3));
+        }
+    }
+    __atomic_store_n(&g_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(bt, NULL);
+    pthread_join(ft, NULL);
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        if (g_w[i]) {
+            worker_end(&rs, i);
+        }
+    }
+    kill(g_watchdog, SIGKILL);
+    waitpid(g_watchdog, NULL, 0);
+    ct_log("seed %u: %ld s, %ld broadcasts each checked, %ld workers made "
+           "(%ld cancelled, %ld woken), %ld short-lived threads, %ld threads "
+           "made during a broadcast ran it, %ld ended during one (exempt), "
+           "%ld forks (%ld checked broadcasts in children), %ld signals "
+           "(%ld SIGUSR1, %ld SIGUSR2 handled)", g_seed, seconds,
+           n_broadcasts, n_made, n_cancels, n_wakes, n_transient,
+           n_born_during, n_exempt, n_forks, n_child_broadcasts, n_signals,
+           g_usr[1], g_usr[2]);
+    CT_CHECK(n_broadcasts >= 10 && n_forks >= 1, "seed %u: too little done",
+             g_seed);
+    return 0;
+}
+
+static const struct ct_case cases[] = {
+    {"soak", case_soak, 180, 0},
+    {NULL, NULL, 0, 0},
+};
+
+int main(int argc, char **argv)
+{
+    return ct_main("t16_soak", argc, argv, cases);
+}

@@ -1,0 +1,199 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Builds, once, the Debian userlands the test suite also runs in (see
+# scripts/in-userland.sh and `make test-userlands`), and prints their
+# directories, one per line, on stdout.
+#
+#   scripts/userland.sh [NAME...]        (default: trixie sid)
+#
+#   trixie  Debian 13: `debootstrap --variant=minbase` (glibc 2.41)
+#   sid     a copy of trixie with Debian unstable's libc6, libc-bin,
+#           libgcc-s1 and libstdc++6 unpacked over it (glibc 2.43 in 2026)
+#
+# Each lands in $PSX_ROOT/build/userland/NAME and is re-used while its stamp
+# file (build/userland/NAME.stamp) names the current recipe; delete the
+# directory or the stamp to rebuild. Runs as root; needs debootstrap,
+# apt-get, dpkg-deb and unshare.
+#
+# Packages come from the Debian mirror this machine's apt already uses, read
+# at run time from /etc/apt/sources.list.d/*.sources (deb822, field URIs) or
+# the one-line /etc/apt/sources.list and *.list; PSX_DEBIAN_MIRROR overrides.
+# Signatures are checked against the host's debian-archive-keyring.
+#
+# Why there is no glibc 2.39 or 2.40 userland: no Debian suite on the mirror
+# carries those versions (bookworm has 2.36, trixie 2.41, unstable 2.43,
+# experimental 2.44), the pool keeps only files some suite refers to, and
+# Debian's snapshot archive, the only store of superseded packages, is
+# not reachable from the machines this project is tested on.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+PSX_ROOT=${PSX_ROOT:-$(cd "$here/.." && pwd)}
+base=$PSX_ROOT/build/userland
+# Bump when what a userland contains changes: stamps of another recipe are
+# rebuilt.
+RECIPE=1
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+# What the tests' host-built programs load: the C library and its tools
+# (getconf), the C++ runtime (t01b), libgcc_s (unwinding, t12; Go's cgo).
+OVERLAY_PKGS="libc6 libc-bin libgcc-s1 libstdc++6"
+
+die() {
+    echo "userland.sh: $*" >&2
+    exit 1
+}
+log() { echo "userland.sh: $*" >&2; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, mounts)"
+for tool in debootstrap apt-get dpkg-deb unshare flock; do
+    command -v $tool >/dev/null 2>&1 || die "$tool is missing (Debian: apt-get install debootstrap)"
+done
+[ -r "$KEYRING" ] || die "$KEYRING is missing (Debian: apt-get install debian-archive-keyring)"
+
+# The URI of the host's main Debian archive: the first "deb" source with a
+# plain suite (no -updates, -security, ...) and the main component.
+host_mirror() {
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk '
+            function flush() {
+                if (types ~ /(^| )deb( |$)/ && enabled != "no" && comps ~ /(^| )main( |$)/) {
+                    n = split(suites, s, " ")
+                    for (i = 1; i <= n; i++)
+                        if (s[i] !~ /[-\/]/ && uris != "") {
+                            split(uris, u, " ")
+                            print u[1]
+                            found = 1
+                            exit
+                        }
+                }
+                types = uris = suites = comps = enabled = ""
+            }
+            /^[ \t]*#/ { next }
+            /^[ \t]*$/ { flush(); next }
+            {
+                key = tolower($1); sub(/:.*/, "", key)
+                val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+                if (key == "types") types = val
+                else if (key == "uris") uris = val
+                else if (key == "suites") suites = val
+                else if (key == "components") comps = val
+                else if (key == "enabled") enabled = tolower(val)
+            }
+            END { if (!found) flush() }
+        ' "$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        awk '
+            $1 != "deb" { next }
+            {
+                i = 2
+                if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+                uri = $i; suite = $(i + 1); main = 0
+                for (j = i + 2; j <= NF; j++) if ($j == "main") main = 1
+                if (main && suite !~ /[-\/]/) { print uri; exit }
+            }
+        ' "$f"
+    done
+}
+
+mirror=${PSX_DEBIAN_MIRROR:-$(host_mirror | head -n 1)}
+[ -n "$mirror" ] || die "found no Debian mirror in /etc/apt/sources.list{,.d/*}; set PSX_DEBIAN_MIRROR"
+arch=$(dpkg --print-architecture)
+
+glibc_of() { # ROOT: the glibc version the userland's getconf reports
+    unshare -m sh -c 'mount -t proc proc "$1/proc" && exec chroot "$1" getconf GNU_LIBC_VERSION' \
+        sh "$1" 2>/dev/null | sed -n 's/^glibc //p'
+}
+
+# Stamp: "recipe=N glibc=X.YY mirror=URI"; valid when the recipe matches and
+# the directory is there.
+is_current() { # NAME
+    [ -d "$base/$1" ] && [ -f "$base/$1.stamp" ] &&
+        grep -q "^recipe=$RECIPE " "$base/$1.stamp"
+}
+
+# Every mount debootstrap makes (it mounts /proc and /sys in the target while
+# configuring packages) lives in a namespace of its own, so none survives a
+# failure and `rm -rf` never walks into the host's /proc.
+build_trixie() { # DIR
+    log "debootstrap trixie into $1 from $mirror"
+    unshare -m debootstrap --variant=minbase --arch="$arch" --keyring="$KEYRING" \
+        --include=procps,libstdc++6,libgcc-s1 trixie "$1" "$mirror" >"$base/trixie.debootstrap.log" 2>&1 ||
+        { tail -n 20 "$base/trixie.debootstrap.log" >&2; die "debootstrap failed (log: $base/trixie.debootstrap.log)"; }
+}
+
+# A copy of trixie with SUITE's C library and C/C++ runtimes unpacked over
+# it. apt-get works in a private state directory with a private sources
+# list: the host's apt configuration and package lists are not touched.
+build_overlay() ( # DIR SUITE
+    dir=$1 suite=$2
+    ensure trixie >/dev/null
+    log "copying trixie to $dir, unpacking $suite's $OVERLAY_PKGS over it"
+    cp -a "$base/trixie" "$dir"
+    apt=$dir.apt
+    rm -rf "$apt"
+    mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$apt/debs"
+    echo "deb [arch=$arch signed-by=$KEYRING target=Packages] $mirror $suite main" >"$apt/sources.list"
+    set -- -o Dir::State="$apt" -o Dir::State::Lists="$apt/lists" \
+        -o Dir::State::status=/dev/null -o Dir::Cache="$apt" \
+        -o Dir::Cache::archives="$apt/archives" \
+        -o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts=- \
+        -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=- \
+        -o APT::Architecture="$arch" -o APT::Architectures="$arch" \
+        -o Debug::NoLocking=1 -o APT::Sandbox::User=root
+    apt-get "$@" -q update >"$apt/update.log" 2>&1 ||
+        { cat "$apt/update.log" >&2; die "apt-get update for $suite failed"; }
+    (cd "$apt/debs" && apt-get "$@" -q download $OVERLAY_PKGS) >"$apt/download.log" 2>&1 ||
+        { cat "$apt/download.log" >&2; die "apt-get download from $suite failed"; }
+    for deb in "$apt"/debs/*.deb; do
+        log "  unpacking $(basename "$deb")"
+        dpkg-deb -x "$deb" "$dir"
+    done
+    # The dynamic linker cache must list the new libraries, as dpkg's
+    # trigger would have done.
+    chroot "$dir" /sbin/ldconfig
+    want=$(dpkg-deb -f "$apt"/debs/libc6_*.deb Version | sed 's/-.*//')
+    rm -rf "$apt"
+    got=$(glibc_of "$dir")
+    [ "$got" = "$want" ] || die "$dir runs glibc '$got', but $suite's libc6 is $want"
+)
+
+# (Subshell bodies: build_overlay calls ensure, whose variables are its own.)
+ensure() ( # NAME: builds it unless current; prints its directory
+    name=$1
+    dir=$base/$name
+    if is_current "$name"; then
+        echo "$dir"
+        return 0
+    fi
+    case $name in
+    trixie | sid) ;;
+    *) die "unknown userland '$name' (known: trixie sid)" ;;
+    esac
+    rm -rf "$dir" "$dir.tmp" "$base/$name.stamp"
+    start=$(date +%s)
+    case $name in
+    trixie) build_trixie "$dir.tmp" ;;
+    sid) build_overlay "$dir.tmp" unstable ;;
+    esac
+    # Where scripts/in-userland.sh binds the repository, /tmp it mounts over.
+    mkdir -p "$dir.tmp$PSX_ROOT"
+    glibc=$(glibc_of "$dir.tmp")
+    [ -n "$glibc" ] || die "getconf GNU_LIBC_VERSION does not run in $dir.tmp"
+    mv "$dir.tmp" "$dir"
+    echo "recipe=$RECIPE glibc=$glibc mirror=$mirror" >"$base/$name.stamp"
+    log "$name ready: glibc $glibc, built in $(($(date +%s) - start)) s"
+    echo "$dir"
+)
+
+mkdir -p "$base"
+# One builder at a time: a second `make test` waits for the first's build.
+exec 9>"$base/.lock"
+flock 9
+[ $# -gt 0 ] || set -- trixie sid
+for name in "$@"; do
+    ensure "$name"
+done
