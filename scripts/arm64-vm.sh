@@ -116,7 +116,9 @@ kernel=$(ls "$cache"/kernel/boot/vmlinuz-* 2>/dev/null | head -1)
 
 # --- The initramfs: the unpacked packages, our library, the files, an init.
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 root=$work/root
 cp -a "$cache/root" "$root"
 mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/vm" \
