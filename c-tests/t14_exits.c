@@ -224,6 +224,13 @@ static void beat(int iter, const char *phase)
 /* A process that fails the case, with the iteration and phase, when the
  * main thread makes no progress for 10 s (a broadcast that never returns
  * holds every thread, so nothing inside the process could say it). */
+/* Under emulation (the arm64 VM, PSX_TIMEOUT_SCALE) time limits grow. */
+static long stall_scale(void)
+{
+    const char *v = getenv("PSX_TIMEOUT_SCALE");
+    return v && atol(v) > 0 ? atol(v) : 1;
+}
+
 static void watchdog_start(void)
 {
     g_beat = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -242,10 +249,11 @@ static void watchdog_start(void)
             _exit(0);
         }
         long last = __atomic_load_n(&g_beat->ms, __ATOMIC_ACQUIRE);
-        if (ct_now_ms() - last > 10000) {
-            ct_log("FAIL iteration %d, phase \"%s\": no progress for 10 s "
+        if (ct_now_ms() - last > 10000 * stall_scale()) {
+            ct_log("FAIL iteration %d, phase \"%s\": no progress for %ld s "
                    "(a broadcast that does not return: a hang)",
-                   g_beat->iter, (const char *)g_beat->phase);
+                   g_beat->iter, (const char *)g_beat->phase,
+                   10 * stall_scale());
             ct_print_table(parent, "threads of the stuck process");
             kill(parent, SIGKILL);
             _exit(1);
