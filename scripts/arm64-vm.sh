@@ -15,7 +15,8 @@
 # libc6, libgcc-s1 and libstdc++6, and our arm64 libpsx.so.2 (from
 # build/arm64/lib, made by `make ARCH=arm64`) in /usr/lib/aarch64-linux-gnu,
 # where the dynamic linker finds it without any RPATH; /proc, /sys, /dev
-# and a tmpfs /tmp are mounted.
+# are mounted; /tmp is the initramfs's own (writable, in memory): a tmpfs on
+# it would hide -p files that live under /tmp on the host.
 #
 # Environment:
 #   PSX_VM_TIMEOUT  seconds for the whole VM, boot included (default 1800)
@@ -150,7 +151,6 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/vm
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
 cd /vm
 echo "$begin"
 sh -c "\$(cat /vm.cmd)" </dev/null 2>&1
