@@ -14,11 +14,20 @@ out=build/arm64/cargo-test
 rm -rf "$out"
 mkdir -p "$out"
 "$CARGO" test --target aarch64-unknown-linux-gnu --no-run
-# The test programs cargo test would run; examples are built, not run.
-exes=$("$CARGO" test --target aarch64-unknown-linux-gnu --no-run --message-format=json 2>/dev/null |
-    grep -v '"kind":\["example"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+# The test programs cargo test would run (artifacts built with the test
+# profile); examples are built, not run. Binaries the tests run themselves
+# (psx-check, through CARGO_BIN_EXE_*, an absolute path) go into the VM at
+# the same path.
+json=$("$CARGO" test --target aarch64-unknown-linux-gnu --no-run --message-format=json 2>/dev/null)
+exes=$(printf '%s\n' "$json" | grep '"test":true' | grep -v '"kind":\["example"\]' |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+bins=$(printf '%s\n' "$json" | grep '"test":false' | grep '"kind":\["bin"\]' |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
 [ -n "$exes" ] || { echo "cargo-test-arm64: cargo built no test program" >&2; exit 1; }
 set --
+for bin in $bins; do
+    set -- "$@" -p "$bin"
+done
 {
     echo 'echo "cargo tests: running on $(uname -m)"; failed=0 n=0'
     for exe in $exes; do
