@@ -19,7 +19,9 @@ mkdir -p "$out"
 # (psx-check, through CARGO_BIN_EXE_*, an absolute path) go into the VM at
 # the same path.
 json=$("$CARGO" test --target aarch64-unknown-linux-gnu --no-run --message-format=json 2>/dev/null)
-exes=$(printf '%s\n' "$json" | grep '"test":true' | grep -v '"kind":\["example"\]' |
+# (The target's "test" field is true for both; the profile's is false for
+# a plain build.)
+exes=$(printf '%s\n' "$json" | grep -v '"test":false' | grep -v '"kind":\["example"\]' |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
 bins=$(printf '%s\n' "$json" | grep '"test":false' | grep '"kind":\["bin"\]' |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
