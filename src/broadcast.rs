@@ -480,17 +480,6 @@ fn send(slot: &Slot, index: usize, generation: u32, pid: c_int) {
     }
 }
 
-/// Sends our signal again to every slot from `first` on that has not
-/// answered.
-fn resend_pending(table: &Table, first: usize, pid: c_int) {
-    let generation = GENERATION.load(Ordering::Relaxed);
-    for (index, slot) in table.slots().iter().enumerate().skip(first) {
-        if slot.state() == State::Sent {
-            send(slot, index, generation, pid);
-        }
-    }
-}
-
 /// Waits until every slot from `first` on is done or gone.
 fn wait_for_round(table: &Table, first: usize, finder: &mut Option<Finder>, pid: c_int) {
     let mut started = None;
@@ -515,7 +504,7 @@ fn wait_for_round(table: &Table, first: usize, finder: &mut Option<Finder>, pid:
         // it, and the queue is the user's (RLIMIT_SIGPENDING).
         let replaced = install::ensure_installed() == Ok(true);
         if replaced || interval < CHECK_MAX_NS {
-            resend_pending(table, first, pid);
+            signal_unanswered(table, first, GENERATION.load(Ordering::Relaxed), pid);
         }
         let finder = finder.get_or_insert_with(Finder::open);
         if reap_dead(table, first, finder, pid) == 0 {
