@@ -74,16 +74,22 @@ long ct_now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-void ct_sleep_ms(long ms)
+struct timespec ct_deadline(clockid_t clock, long ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
+    clock_gettime(clock, &until);
     until.tv_sec += ms / 1000;
     until.tv_nsec += (ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    return until;
+}
+
+void ct_sleep_ms(long ms)
+{
+    struct timespec until = ct_deadline(CLOCK_MONOTONIC, ms);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) ==
            EINTR) {
     }

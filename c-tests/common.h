@@ -58,6 +58,8 @@ pid_t ct_gettid(void);
 long ct_now_ms(void);
 /* Sleeps ms milliseconds, resuming after signal handlers. */
 void ct_sleep_ms(long ms);
+/* The time on `clock` ms milliseconds from now (an absolute deadline). */
+struct timespec ct_deadline(clockid_t clock, long ms);
 
 /* ----------------------------------------------------------------- /proc */
 

@@ -116,19 +116,6 @@ static void nudge(int kind)
     }
 }
 
-static struct timespec deadline_in(long ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* One round: returns the cancel-to-join latency in ms, or -1 if lost. */
 static long one_round(int kind)
 {
@@ -140,7 +127,7 @@ static long one_round(int kind)
     long start = ct_now_ms();
     CT_CHECK(pthread_cancel(t) == 0, "pthread_cancel");
     void *ret = NULL;
-    struct timespec until = deadline_in(1000 * g_scale);
+    struct timespec until = ct_deadline(CLOCK_REALTIME, 1000 * g_scale);
     int r = pthread_timedjoin_np(t, &ret, &until);
     long took = ct_now_ms() - start;
     if (r == ETIMEDOUT) {
