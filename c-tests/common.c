@@ -62,6 +62,21 @@ long ct_raw6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 #endif
 }
 
+void ct_raw_sigaction(int sig, int model, void *handler, unsigned long flags,
+                      unsigned long mask)
+{
+    struct ct_ksigaction glibc_one, act;
+    long r = ct_raw6(SYS_rt_sigaction, model, 0, (long)&glibc_one, 8, 0, 0);
+    CT_CHECK(r == 0, "rt_sigaction(%d) read: %ld", model, r);
+    memset(&act, 0, sizeof(act));
+    act.handler = handler;
+    act.flags = flags | (glibc_one.flags & 0x04000000UL); /* SA_RESTORER */
+    act.restorer = glibc_one.restorer;
+    act.mask = mask;
+    r = ct_raw6(SYS_rt_sigaction, sig, (long)&act, 0, 8, 0, 0);
+    CT_CHECK(r == 0, "raw rt_sigaction(%d): %ld", sig, r);
+}
+
 pid_t ct_gettid(void)
 {
     return (pid_t)ct_raw6(SYS_gettid, 0, 0, 0, 0, 0, 0);

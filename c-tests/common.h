@@ -61,6 +61,22 @@ void ct_sleep_ms(long ms);
 /* The time on `clock` ms milliseconds from now (an absolute deadline). */
 struct timespec ct_deadline(clockid_t clock, long ms);
 
+/* The kernel's struct sigaction (the same field order on x86_64 and arm64);
+ * mask bit n-1 is signal n. */
+struct ct_ksigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    unsigned long mask;
+};
+/* Installs `handler` for `sig` with a raw rt_sigaction, with `flags` and
+ * the kernel mask `mask`, which may name signals 32 and 33 (glibc's
+ * sigaction() refuses 33 and drops both from masks). The return trampoline
+ * is glibc's own, read back from the current action of `model`, which the
+ * caller installed with sigaction(). Fails the test on an error. */
+void ct_raw_sigaction(int sig, int model, void *handler, unsigned long flags,
+                      unsigned long mask);
+
 /* ----------------------------------------------------------------- /proc */
 
 /* Opens /proc once and keeps the descriptor: call before chroot(). */

@@ -270,29 +270,13 @@ static void install(int sig)
              strerror(errno));
 }
 
-struct ksigaction {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    unsigned long mask;
-};
-
 /* glibc will not install a handler for 33: do it with a raw rt_sigaction,
- * as Go's runtime and others do. The return trampoline is glibc's own,
- * read back from a handler glibc installed for SIGUSR2. */
+ * as Go's runtime and others do. */
 static void install_raw33(void)
 {
-    install(SIGUSR2);
-    struct ksigaction glibc_one, act, old;
-    CT_CHECK(ct_raw6(SYS_rt_sigaction, SIGUSR2, 0, (long)&glibc_one, 8, 0, 0) ==
-                 0, "rt_sigaction read");
-    memset(&act, 0, sizeof(act));
-    act.handler = (void *)app_handler;
-    act.flags = SA_SIGINFO | SA_RESTART | (glibc_one.flags & 0x04000000UL);
-    act.restorer = glibc_one.restorer;
-    act.mask = 0;
-    long r = ct_raw6(SYS_rt_sigaction, SIG33, (long)&act, (long)&old, 8, 0, 0);
-    CT_CHECK(r == 0, "raw rt_sigaction(33): %ld", r);
+    install(SIGUSR2); /* the model for glibc's return trampoline */
+    ct_raw_sigaction(SIG33, SIGUSR2, (void *)app_handler,
+                     SA_SIGINFO | SA_RESTART, 0);
 }
 
 /* ------------------------------------------------------------ checks */

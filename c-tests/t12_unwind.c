@@ -97,39 +97,24 @@ static void usr2(int sig)
     (void)sig;
 }
 
-struct ksigaction {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    unsigned long mask;
-};
-
 /* The kernel's current action for signal 33. */
 static void *current33(void)
 {
-    struct ksigaction cur;
+    struct ct_ksigaction cur;
     long r = ct_raw6(SYS_rt_sigaction, SIG33, 0, (long)&cur, 8, 0, 0);
     CT_CHECK(r == 0, "rt_sigaction(33) read: %ld", r);
     return cur.handler;
 }
 
-/* Installs app_handler for 33 with a raw rt_sigaction, with glibc's own
- * restorer read back from a handler glibc installed for SIGUSR2. */
+/* Installs app_handler for 33 with a raw rt_sigaction. */
 static void install_raw33(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = usr2;
     CT_CHECK(sigaction(SIGUSR2, &sa, NULL) == 0, "sigaction");
-    struct ksigaction glibc_one, act;
-    CT_CHECK(ct_raw6(SYS_rt_sigaction, SIGUSR2, 0, (long)&glibc_one, 8, 0, 0) ==
-                 0, "rt_sigaction read");
-    memset(&act, 0, sizeof(act));
-    act.handler = (void *)app_handler;
-    act.flags = SA_SIGINFO | SA_RESTART | (glibc_one.flags & 0x04000000UL);
-    act.restorer = glibc_one.restorer;
-    long r = ct_raw6(SYS_rt_sigaction, SIG33, (long)&act, 0, 8, 0, 0);
-    CT_CHECK(r == 0, "raw rt_sigaction(33): %ld", r);
+    ct_raw_sigaction(SIG33, SIGUSR2, (void *)app_handler,
+                     SA_SIGINFO | SA_RESTART, 0);
     CT_CHECK(current33() == (void *)app_handler, "our handler is not installed");
 }
 

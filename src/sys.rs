@@ -272,6 +272,39 @@ pub fn set_signal_mask(mask: u64) -> Result<u64, c_int> {
     .map(|_| old)
 }
 
+/// Whether signal `sig` is pending for this thread (or its process) while
+/// blocked, by `rt_sigpending`. Runs in signal handlers: one system call.
+pub fn signal_pending(sig: c_int) -> bool {
+    let mut set: u64 = 0;
+    let bit = u32::try_from(sig - 1).map_or(0, |n| 1u64.checked_shl(n).unwrap_or(0));
+    call!(libc::SYS_rt_sigpending, &raw mut set, 8).is_ok() && set & bit != 0
+}
+
+/// Copies `buf.len()` bytes of this process's memory at `addr` into `buf`
+/// with `process_vm_readv`, which fails (`EFAULT`) where a plain read would
+/// fault: unmapped or execute-only memory. Runs in signal handlers: two
+/// system calls. `false` unless every byte was copied.
+pub fn read_own_memory(addr: usize, buf: &mut [u8]) -> bool {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut core::ffi::c_void,
+        iov_len: buf.len(),
+    };
+    let pid = getpid();
+    call!(
+        libc::SYS_process_vm_readv,
+        pid,
+        &raw const local,
+        1,
+        &raw const remote,
+        1,
+        0
+    ) == Ok(buf.len() as c_long)
+}
+
 /// `getdents64(fd, buf)`: fills `buf` with `linux_dirent64` records and
 /// returns the number of bytes used (0 at the end of the directory).
 pub fn getdents64(fd: c_int, buf: &mut [u8]) -> Result<usize, c_int> {

@@ -1,6 +1,6 @@
 //! `x86_64`: `syscall`, and psx's own `rt_sigreturn` restorer.
 
-use core::ffi::c_long;
+use core::ffi::{c_long, c_void};
 
 /// Performs system call `nr` with six arguments and returns the kernel's raw
 /// result (`-errno` on failure). Runs in signal handlers: one instruction.
@@ -27,6 +27,45 @@ pub unsafe fn raw6(nr: c_long, a: [c_long; 6]) -> c_long {
     }
     ret
 }
+
+/// The last instructions of glibc's cancellable-system-call bridge
+/// (`__syscall_cancel_arch`, glibc 2.41 and later): `mov %r11,0x8(%rsp)`,
+/// `syscall`, `ret`, with the system call instruction at
+/// [`BRIDGE_SYSCALL_AT`]. The bridge is hand-written assembly; these bytes
+/// occur once in Debian's 2.41 and 2.43 `libc.so.6` and not in 2.36, which
+/// has no bridge.
+pub const BRIDGE_TAIL: [u8; 8] = [0x4c, 0x89, 0x5c, 0x24, 0x08, 0x0f, 0x05, 0xc3];
+/// Where the system call instruction starts in [`BRIDGE_TAIL`].
+pub const BRIDGE_SYSCALL_AT: usize = 5;
+
+/// The instruction pointer of the context a signal interrupted.
+/// Runs in signal handlers: one read.
+///
+/// # Safety
+/// `ctx` is the `ucontext_t` the kernel passed to an `SA_SIGINFO` handler.
+pub unsafe fn interrupted_pc(ctx: *mut c_void) -> usize {
+    // SAFETY: a valid ucontext_t (# Safety); REG_RIP indexes its gregs.
+    let pc = unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[REG_RIP] };
+    usize::try_from(pc).unwrap_or(0)
+}
+
+/// Makes an interrupted context that stands at a `syscall` instruction go
+/// on after it with `result` in `rax`, as if the call had returned it.
+/// Runs in signal handlers: two writes.
+///
+/// # Safety
+/// As [`interrupted_pc`], and the context's instruction is `syscall`.
+pub unsafe fn skip_syscall(ctx: *mut c_void, result: c_long) {
+    // SAFETY: a valid ucontext_t that the kernel restores on return.
+    let regs = unsafe { &mut (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs };
+    regs[REG_RIP] += 2; // the length of `syscall`
+    regs[REG_RAX] = result;
+}
+
+#[allow(clippy::cast_sign_loss, reason = "libc's register indices are small")]
+const REG_RIP: usize = libc::REG_RIP as usize;
+#[allow(clippy::cast_sign_loss, reason = "libc's register indices are small")]
+const REG_RAX: usize = libc::REG_RAX as usize;
 
 // x86_64 requires user space to supply the code that returns from a signal
 // handler (SA_RESTORER); the C library's is not ours to reference, so psx has

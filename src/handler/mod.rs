@@ -4,8 +4,8 @@
 //! blocked (`install::HANDLER_MASK`). So it uses only atomics and raw system
 //! calls (`sys`): no allocation, no locks, no thread-locals, no `errno` (raw
 //! system calls never touch it, so every interrupted thread's `errno`
-//! survives by construction). It imports `protocol`, `slots` and `sys`, and
-//! nothing of the broadcaster.
+//! survives by construction). It imports `protocol`, `slots`, `sys` and
+//! `arch`, and nothing of the broadcaster.
 //!
 //! # Telling our signals apart
 //! psx queues its signal with `rt_tgsigqueueinfo`, which lets the sender
@@ -25,6 +25,7 @@
 //! torn pair. `install` writes it.
 
 mod answer;
+mod cancel;
 
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -71,6 +72,8 @@ unsafe extern "C" fn handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c
     // the shared reference ends before the raw pointer is used again.
     if let Some(value) = ours(unsafe { &*info }) {
         answer::on_signal(value);
+        // SAFETY: the kernel's context for this handler.
+        unsafe { cancel::let_cancellation_act(ctx) };
         return;
     }
     // SAFETY: `info` is valid (above); raw accesses only, since the previous
@@ -88,6 +91,8 @@ unsafe extern "C" fn handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c
     unsafe { call_previous(sig, info, ctx) };
     // SAFETY: as above.
     unsafe { errno.write(saved) };
+    // SAFETY: the kernel's context for this handler.
+    unsafe { cancel::let_cancellation_act(ctx) };
 }
 
 /// `Some(si_value)` when `info` carries all of psx's marks.
