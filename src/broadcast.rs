@@ -37,9 +37,9 @@
 //!   cannot run inside ours (2.36 would unwind through us, 2.41 would only
 //!   mark the thread); it runs right after our handler returns, at the
 //!   application's instruction, and acts as it would have without psx
-//!   (on 2.41+, if another signal is delivered first, our handler makes the
-//!   wait it interrupted fail with `EINTR` so that the cancel still acts:
-//!   `handler::cancel`);
+//!   (on 2.41+, where another signal delivered first would make glibc lose
+//!   it, our handler makes the wait it interrupted fail with `EINTR` so that
+//!   the cancel still acts: `handler::cancel`);
 //! - a handler of another signal calling `pthread_exit()`, `siglongjmp()`
 //!   or `_exit()`: blocked the same way until after the release;
 //! - cancellation while the call itself runs: blocked the same way;

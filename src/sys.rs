@@ -272,12 +272,12 @@ pub fn set_signal_mask(mask: u64) -> Result<u64, c_int> {
     .map(|_| old)
 }
 
-/// Whether signal `sig` is pending for this thread (or its process) while
-/// blocked, by `rt_sigpending`. Runs in signal handlers: one system call.
-pub fn signal_pending(sig: c_int) -> bool {
+/// The signals pending for this thread or its process while blocked
+/// (`rt_sigpending`; bit n-1 is signal n), 0 on an error.
+/// Runs in signal handlers: one system call.
+pub fn pending_signals() -> u64 {
     let mut set: u64 = 0;
-    let bit = u32::try_from(sig - 1).map_or(0, |n| 1u64.checked_shl(n).unwrap_or(0));
-    call!(libc::SYS_rt_sigpending, &raw mut set, 8).is_ok() && set & bit != 0
+    call!(libc::SYS_rt_sigpending, &raw mut set, 8).map_or(0, |_| set)
 }
 
 /// Copies `buf.len()` bytes of this process's memory at `addr` into `buf`

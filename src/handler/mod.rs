@@ -73,7 +73,7 @@ unsafe extern "C" fn handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c
     if let Some(value) = ours(unsafe { &*info }) {
         answer::on_signal(value);
         // SAFETY: the kernel's context for this handler.
-        unsafe { cancel::let_cancellation_act(ctx) };
+        unsafe { cancel::return_to_bridge(ctx) };
         return;
     }
     // SAFETY: `info` is valid (above); raw accesses only, since the previous
@@ -92,7 +92,7 @@ unsafe extern "C" fn handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c
     // SAFETY: as above.
     unsafe { errno.write(saved) };
     // SAFETY: the kernel's context for this handler.
-    unsafe { cancel::let_cancellation_act(ctx) };
+    unsafe { cancel::return_to_bridge(ctx) };
 }
 
 /// `Some(si_value)` when `info` carries all of psx's marks.
