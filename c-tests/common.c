@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1170,6 +1172,129 @@ long ct_thread_count(pid_t pid, pid_t tid)
         }
     }
     return -1;
+}
+
+static pid_t ct_watchdog_pid;
+
+void *ct_watchdog_start(long stall_ms, void (*report)(const void *page),
+                        const char *title)
+{
+    long *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CT_CHECK(page != MAP_FAILED, "mmap");
+    *page = ct_now_ms();
+    pid_t parent = getpid();
+    ct_watchdog_pid = fork();
+    CT_CHECK(ct_watchdog_pid >= 0, "fork");
+    if (ct_watchdog_pid > 0) {
+        return page;
+    }
+    for (;;) {
+        ct_sleep_ms(200);
+        if (getppid() != parent) {
+            _exit(0);
+        }
+        if (ct_now_ms() - __atomic_load_n(page, __ATOMIC_ACQUIRE) > stall_ms) {
+            report(page);
+            ct_print_table(parent, title);
+            kill(parent, SIGKILL);
+            _exit(1);
+        }
+    }
+}
+
+void ct_watchdog_beat(void *page)
+{
+    __atomic_store_n((long *)page, ct_now_ms(), __ATOMIC_RELEASE);
+}
+
+void ct_watchdog_stop(void)
+{
+    if (ct_watchdog_pid > 0) {
+        kill(ct_watchdog_pid, SIGKILL);
+        waitpid(ct_watchdog_pid, NULL, 0);
+        ct_watchdog_pid = 0;
+    }
+}
+
+/* Threads of this process now: the link count of /proc/self/task is 2 +
+ * nr_threads. */
+static int ct_nr_threads(void)
+{
+    struct stat st;
+    CT_CHECK(stat("/proc/self/task", &st) == 0, "stat /proc/self/task");
+    return (int)st.st_nlink - 2;
+}
+
+void ct_snap_take(struct ct_snap *s, long (*value)(pid_t tid), int whole)
+{
+    pid_t tids[CT_SNAP_MAX];
+    int n;
+    for (int tries = 0;; tries++) {
+        int c0 = whole ? ct_nr_threads() : 0;
+        n = ct_list_tids(0, tids, CT_SNAP_MAX);
+        CT_CHECK(n > 0 && n < CT_SNAP_MAX, "listing /proc/self/task: %d", n);
+        if (!whole || (n == c0 && ct_nr_threads() == c0)) {
+            break;
+        }
+        CT_CHECK(tries < 1000, "no stable listing of /proc/self/task");
+        ct_sleep_ms(1);
+    }
+    s->n = 0;
+    for (int i = 0; i < n; i++) {
+        long v = value(tids[i]);
+        if (v >= 0) {
+            s->tid[s->n] = tids[i];
+            s->v[s->n] = v;
+            s->n++;
+        }
+    }
+}
+
+long ct_snap_find(const struct ct_snap *s, pid_t tid)
+{
+    for (int i = 0; i < s->n; i++) {
+        if (s->tid[i] == tid) {
+            return s->v[i];
+        }
+    }
+    return -1;
+}
+
+static void *ct_child_idle(void *arg)
+{
+    for (;;) {
+        pause();
+    }
+    return arg;
+}
+
+void ct_fork_child_broadcasts(int threads, int broadcasts,
+                              long (*count_call)(void))
+{
+    alarm(10);
+    pthread_t t;
+    for (int i = 0; i < threads; i++) {
+        if (pthread_create(&t, NULL, ct_child_idle, NULL) != 0) {
+            _exit(20);
+        }
+    }
+    pid_t tids[64];
+    for (int k = 1; k <= broadcasts; k++) {
+        if (count_call() != CT_COUNT_BYTES) {
+            _exit(30 + k);
+        }
+        int n = ct_list_tids(0, tids, 64);
+        if (n != threads + 1) {
+            _exit(40 + k);
+        }
+        for (int i = 0; i < n; i++) {
+            if (ct_thread_count(0, tids[i]) != k) {
+                _exit(50 + k);
+            }
+        }
+    }
+    _exit(0);
 }
 
 void ct_counts_expect(struct ct_counts *c, pid_t tid, long lo, long hi)

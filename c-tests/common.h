@@ -250,6 +250,51 @@ extern char ct_count_buf[];
 /* The count of a thread (pid 0: self): wchar / CT_COUNT_BYTES; -1 if
  * unreadable. */
 long ct_thread_count(pid_t pid, pid_t tid);
+
+/* ------------------------------------------------------------ watchdog */
+
+/* A process that fails the test when it makes no progress for stall_ms (a
+ * broadcast that never returns holds every thread, so nothing inside the
+ * process could say it). Returns a 4 KiB page shared with it, starting with
+ * the time of the last progress: the test stores ct_now_ms() there (see
+ * ct_watchdog_beat) and may keep more after it. On a stall the watchdog
+ * calls report(page) in its own process, prints the test's threads under
+ * `title`, kills the test and exits. It ends with the test. */
+void *ct_watchdog_start(long stall_ms, void (*report)(const void *page),
+                        const char *title);
+/* Progress now, for the watchdog's page. */
+void ct_watchdog_beat(void *page);
+/* Ends the watchdog (before a test ends on purpose with work in flight). */
+void ct_watchdog_stop(void);
+
+/* ---------------------------------------------------- thread snapshots */
+
+#define CT_SNAP_MAX 512
+/* This process's threads and one value per thread (a count, a byte total). */
+struct ct_snap {
+    int n;
+    pid_t tid[CT_SNAP_MAX];
+    long v[CT_SNAP_MAX];
+};
+/* Lists /proc/self/task and records value(tid) for each thread (threads
+ * whose value is < 0, gone meanwhile, are left out). With `whole`, lists
+ * again until the thread count is the same before and after and the
+ * listing has that many: a listing can leave out a live thread when another
+ * one ends while procfs walks the list (fails the test after 1,000 tries).
+ * Without it one listing is taken, and a thread it missed must be looked
+ * up in an earlier snapshot. */
+void ct_snap_take(struct ct_snap *s, long (*value)(pid_t tid), int whole);
+/* The value recorded for tid, or -1. */
+long ct_snap_find(const struct ct_snap *s, pid_t tid);
+/* In the child of fork(), never returns: makes `threads` idle threads,
+ * then `broadcasts` times calls count_call (psx_syscall3(CT_COUNT_CALL):
+ * this file does not link psx) and checks that the
+ * child has threads + 1 threads and each has run it k times after the k-th.
+ * Exits 0, or 20 (pthread_create failed), 30+k (broadcast k failed), 40+k
+ * (not threads + 1 threads), 50+k (a count not k); SIGALRM after 10 s. */
+void ct_fork_child_broadcasts(int threads, int broadcasts,
+                              long (*count_call)(void))
+    __attribute__((noreturn));
 /* Expected counts for some threads; threads not listed pass. */
 struct ct_counts {
     int n;

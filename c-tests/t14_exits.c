@@ -98,7 +98,6 @@
 #include <unistd.h>
 
 #define MAXV 4
-#define MAX_SNAP 256
 #define PIPE_BYTES 65536
 #define MARK_EXIT ((void *)0x7e57e817)
 #define MARK_JUMP ((void *)0x7e57e818)
@@ -212,13 +211,12 @@ struct beat {
     volatile const char *phase; /* string literals: same address in child */
 };
 static struct beat *g_beat;
-static pid_t g_watchdog;
 
 static void beat(int iter, const char *phase)
 {
     g_beat->iter = iter;
     g_beat->phase = phase;
-    __atomic_store_n(&g_beat->ms, ct_now_ms(), __ATOMIC_RELEASE);
+    ct_watchdog_beat(g_beat);
 }
 
 /* A process that fails the case, with the iteration and phase, when the
@@ -231,40 +229,21 @@ static long stall_scale(void)
     return v && atol(v) > 0 ? atol(v) : 1;
 }
 
-static void watchdog_start(void)
+/* Runs in the watchdog's process, on a stall. */
+static void report_stall(const void *page)
 {
-    g_beat = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                  -1, 0);
-    CT_CHECK(g_beat != MAP_FAILED, "mmap");
-    beat(0, "start");
-    pid_t parent = getpid();
-    g_watchdog = fork();
-    CT_CHECK(g_watchdog >= 0, "fork");
-    if (g_watchdog > 0) {
-        return;
-    }
-    for (;;) {
-        ct_sleep_ms(200);
-        if (getppid() != parent) {
-            _exit(0);
-        }
-        long last = __atomic_load_n(&g_beat->ms, __ATOMIC_ACQUIRE);
-        if (ct_now_ms() - last > 10000 * stall_scale()) {
-            ct_log("FAIL iteration %d, phase \"%s\": no progress for %ld s "
-                   "(a broadcast that does not return: a hang)",
-                   g_beat->iter, (const char *)g_beat->phase,
-                   10 * stall_scale());
-            ct_print_table(parent, "threads of the stuck process");
-            kill(parent, SIGKILL);
-            _exit(1);
-        }
-    }
+    const struct beat *last = (const struct beat *)page;
+    ct_log("FAIL iteration %d, phase \"%s\": no progress for %ld s "
+           "(a broadcast that does not return: a hang)", last->iter,
+           (const char *)last->phase, 10 * stall_scale());
 }
 
-static void watchdog_stop(void)
+static void watchdog_start(void)
 {
-    kill(g_watchdog, SIGKILL);
-    waitpid(g_watchdog, NULL, 0);
+    g_beat = (struct beat *)ct_watchdog_start(10000 * stall_scale(),
+                                              report_stall,
+                                              "threads of the stuck process");
+    beat(0, "start");
 }
 
 /* ---------------------------------------------------------- limits */
@@ -286,80 +265,27 @@ static void read_limits(void)
 
 /* -------------------------------------------------------- snapshots */
 
-struct snap {
-    int n;
-    pid_t tid[MAX_SNAP];
-    long w[MAX_SNAP];
-};
-
-/* Threads of this process now: 2 + nr_threads is the link count of
- * /proc/self/task. */
-static int nr_threads(void)
-{
-    struct stat st;
-    CT_CHECK(stat("/proc/self/task", &st) == 0, "stat /proc/self/task");
-    return (int)st.st_nlink - 2;
-}
-
-/* A listing of /proc/self/task can leave out a live thread when another
- * one ends while procfs walks the list (the walk stops at the thread that
- * ended and the next read resumes by position): list again until the
- * thread count is the same before and after and the listing has that many. */
-static void take(struct snap *s)
-{
-    pid_t tids[MAX_SNAP];
-    int n;
-    for (int tries = 0;; tries++) {
-        int c0 = nr_threads();
-        n = ct_list_tids(0, tids, MAX_SNAP);
-        CT_CHECK(n > 0 && n < MAX_SNAP, "listing /proc/self/task: %d", n);
-        if (n == c0 && nr_threads() == c0) {
-            break;
-        }
-        CT_CHECK(tries < 1000, "no stable listing of /proc/self/task");
-        ct_sleep_ms(1);
-    }
-    s->n = 0;
-    for (int i = 0; i < n; i++) {
-        long w = task_wchar(tids[i]);
-        if (w >= 0) {
-            s->tid[s->n] = tids[i];
-            s->w[s->n] = w;
-            s->n++;
-        }
-    }
-}
-
-static long snap_get(const struct snap *s, pid_t tid)
-{
-    for (int i = 0; i < s->n; i++) {
-        if (s->tid[i] == tid) {
-            return s->w[i];
-        }
-    }
-    return -1;
-}
 
 static void dump_plan(void);
 
 /* Every thread in both: exactly one unit more; only in after: at most one
  * unit. Returns the sum of the deltas. */
-static long check_once(const struct snap *b, const struct snap *a, long unit,
+static long check_once(const struct ct_snap *b, const struct ct_snap *a, long unit,
                        int iter, const char *what)
 {
-    static struct snap prev; /* the last check's second list */
+    static struct ct_snap prev; /* the last check's second list */
     long sum = 0;
     for (int i = 0; i < a->n; i++) {
-        long before = snap_get(b, a->tid[i]);
+        long before = ct_snap_find(b, a->tid[i]);
         if (before < 0) {
             /* A listing can miss a thread when another one ends while
              * procfs walks the list: if the last check's listing saw it,
              * its count then is its count before this broadcast. */
-            before = snap_get(&prev, a->tid[i]);
+            before = ct_snap_find(&prev, a->tid[i]);
         }
         /* In calls: a thread may write a few bytes of its own (the actor
          * writes one to a pipe), which do not change bytes / unit. */
-        long d = (a->w[i] - (before >= 0 ? before : 0)) / unit * unit;
+        long d = (a->v[i] - (before >= 0 ? before : 0)) / unit * unit;
         if (before >= 0 && d != unit) {
             dump_plan();
             ct_fail("iteration %d (%s): thread %d (%s), alive before and "
@@ -372,7 +298,7 @@ static long check_once(const struct snap *b, const struct snap *a, long unit,
         if (before < 0 && d > unit) {
             ct_fail("iteration %d (%s): thread %d (%s), created during the "
                     "broadcast, wrote %ld bytes, more than one call (%ld)",
-                    iter, what, (int)a->tid[i], role_of(a->tid[i]), a->w[i],
+                    iter, what, (int)a->tid[i], role_of(a->tid[i]), a->v[i],
                     unit);
         }
         sum += d;
@@ -984,7 +910,7 @@ static int run_arrangement(const struct arrangement *a, const char *what)
     broadcast_plain(0);
     long t0 = ct_now_ms();
     int iters = 0, hits = 0, early = 0;
-    static struct snap before, after;
+    static struct ct_snap before, after;
     static struct plan plan;
     while (iters < g_max_iters && ct_now_ms() - t0 < g_max_ms) {
         int it = ++iters;
@@ -997,7 +923,7 @@ static int run_arrangement(const struct arrangement *a, const char *what)
             next[k] = victim_new(pick_how(a, it, k), a->mixed && k == 0);
         }
         beat(it, "before the broadcast");
-        take(&before);
+        ct_snap_take(&before, task_wchar, 1);
         g_plan = &plan;
         uint32_t want_b = __atomic_load_n(&g_b_go, __ATOMIC_ACQUIRE) + 1;
         uint32_t go = __atomic_add_fetch(&g_a_go, 1, __ATOMIC_RELEASE);
@@ -1008,12 +934,12 @@ static int run_arrangement(const struct arrangement *a, const char *what)
             futex_wait(&g_a_done, __atomic_load_n(&g_a_done, __ATOMIC_ACQUIRE));
         }
         beat(it, "checking");
-        take(&after);
+        ct_snap_take(&after, task_wchar, 1);
         long sum = check_once(&before, &after, g_unit, it, what);
         for (int k = 0; k < plan.nv; k++) {
             struct victim *v = plan.v[k];
-            long b = snap_get(&before, v->tid);
-            long in_after = snap_get(&after, v->tid);
+            long b = ct_snap_find(&before, v->tid);
+            long in_after = ct_snap_find(&after, v->tid);
             CT_CHECK(v->held_seen, "iteration %d: thread %d (%s) was never "
                      "seen to have run the call while the broadcast was "
                      "open", it, (int)v->tid, how_name[v->how]);
@@ -1068,7 +994,7 @@ static int run_arrangement(const struct arrangement *a, const char *what)
         pthread_join(vt, NULL);
     }
     ct_stop_idle(idle);
-    watchdog_stop();
+    ct_watchdog_stop();
     return 0;
 }
 
@@ -1119,41 +1045,9 @@ static int g_fork_stop;
 static long g_forks, g_child_broadcasts;
 static char g_fork_fail[512];
 
-static void *child_idle(void *arg)
+static long count_call(void)
 {
-    for (;;) {
-        pause();
-    }
-    return arg;
-}
-
-/* In the child of fork(): three threads, three broadcasts, each checked. */
-static void fork_child(void)
-{
-    alarm(10);
-    pthread_t t;
-    for (int i = 0; i < 3; i++) {
-        if (pthread_create(&t, NULL, child_idle, NULL) != 0) {
-            _exit(20);
-        }
-    }
-    pid_t tids[16];
-    for (int k = 1; k <= 3; k++) {
-        long r = psx_syscall3(CT_COUNT_CALL);
-        if (r != CT_COUNT_BYTES) {
-            _exit(30 + k);
-        }
-        int n = ct_list_tids(0, tids, 16);
-        if (n != 4) {
-            _exit(40 + k);
-        }
-        for (int i = 0; i < n; i++) {
-            if (ct_thread_count(0, tids[i]) != k) {
-                _exit(50 + k);
-            }
-        }
-    }
-    _exit(0);
+    return psx_syscall3(CT_COUNT_CALL);
 }
 
 static void *forker(void *arg)
@@ -1167,7 +1061,7 @@ static void *forker(void *arg)
             return NULL;
         }
         if (pid == 0) {
-            fork_child();
+            ct_fork_child_broadcasts(3, 3, count_call);
         }
         int st;
         if (ct_wait(pid, 15000, &st) != 0) {
@@ -1205,16 +1099,16 @@ static int case_fork(int argc, char **argv)
     for (long i = 0; i < 2; i++) {
         CT_CHECK(ct_thread(&f[i], forker, (void *)i, (int)i, 0) == 0, "thread");
     }
-    static struct snap before, after;
+    static struct ct_snap before, after;
     long t0 = ct_now_ms();
     int iters = 0;
     while (iters < g_max_iters * 10 && ct_now_ms() - t0 < g_max_ms) {
         int it = ++iters;
         beat(it, "broadcasting");
-        take(&before);
+        ct_snap_take(&before, task_wchar, 1);
         long r = psx_syscall3(CT_COUNT_CALL);
         CT_CHECK(r == CT_COUNT_BYTES, "broadcast %d: %ld errno %d", it, r, errno);
-        take(&after);
+        ct_snap_take(&after, task_wchar, 1);
         check_once(&before, &after, CT_COUNT_BYTES, it, "fork");
         CT_CHECK(!g_fork_fail[0], "%s", g_fork_fail);
         if (it % 4 == 0) {
@@ -1232,7 +1126,7 @@ static int case_fork(int argc, char **argv)
            ct_now_ms() - t0, g_forks, g_child_broadcasts);
     CT_CHECK(g_forks >= 10, "only %ld forks", g_forks);
     ct_stop_idle(idle);
-    watchdog_stop();
+    ct_watchdog_stop();
     return 0;
 }
 
@@ -1405,7 +1299,7 @@ static int case_signal_listing(int argc, char **argv)
      * so the kernel gives it to the broadcaster, whatever it is doing. */
     struct itimerval itv = {{0, 200}, {0, 200}};
     CT_CHECK(setitimer(ITIMER_REAL, &itv, NULL) == 0, "setitimer");
-    static struct snap before, after;
+    static struct ct_snap before, after;
     long t0 = ct_now_ms();
     int iters = 0;
     while (iters < g_max_iters * 5 && ct_now_ms() - t0 < g_max_ms) {
@@ -1426,11 +1320,11 @@ static int case_signal_listing(int argc, char **argv)
         }
         role(c->tid, "newcomer");
         beat(it, "broadcasting");
-        take(&before);
+        ct_snap_take(&before, task_wchar, 1);
         long rr = psx_syscall3(CT_COUNT_CALL);
         CT_CHECK(rr == CT_COUNT_BYTES, "broadcast %d: %ld errno %d", it, rr,
                  errno);
-        take(&after);
+        ct_snap_take(&after, task_wchar, 1);
         check_once(&before, &after, CT_COUNT_BYTES, it, "signal-during-listing");
         pthread_cancel(t);
         pthread_join(t, NULL);
@@ -1442,7 +1336,7 @@ static int case_signal_listing(int argc, char **argv)
            ct_now_ms() - t0);
     CT_CHECK(iters >= 20, "only %d iterations", iters);
     ct_stop_idle(idle);
-    watchdog_stop();
+    ct_watchdog_stop();
     return 0;
 }
 

@@ -142,80 +142,33 @@ static void forger_stop(pid_t pid)
 
 /* --------------------------------------------------------- watchdog */
 
-static volatile long *g_beat;
-static pid_t g_watchdog;
+static void *g_beat;
 
-static void watchdog_start(void)
+/* Runs in the watchdog's process, on a stall. */
+static void report_stall(const void *page)
 {
-    g_beat = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                  -1, 0);
-    CT_CHECK(g_beat != MAP_FAILED, "mmap");
-    *g_beat = ct_now_ms();
-    pid_t parent = getpid();
-    g_watchdog = fork();
-    CT_CHECK(g_watchdog >= 0, "fork");
-    if (g_watchdog > 0) {
-        return;
-    }
-    for (;;) {
-        ct_sleep_ms(200);
-        if (getppid() != parent) {
-            _exit(0);
-        }
-        if (ct_now_ms() - *g_beat > 10000) {
-            ct_log("FAIL no broadcast completed for 10 s (a hang)");
-            ct_print_table(parent, "threads of the stuck process");
-            kill(parent, SIGKILL);
-            _exit(1);
-        }
-    }
+    (void)page;
+    ct_log("FAIL no broadcast completed for 10 s (a hang)");
 }
 
 /* -------------------------------------------------------- snapshots */
 
-struct snap {
-    int n;
-    pid_t tid[MAX_SNAP];
-    long c[MAX_SNAP];
-};
-
-static void take(struct snap *s)
+static long thread_count(pid_t tid)
 {
-    pid_t tids[MAX_SNAP];
-    int n = ct_list_tids(0, tids, MAX_SNAP);
-    CT_CHECK(n > 0 && n < MAX_SNAP, "listing /proc/self/task: %d", n);
-    s->n = 0;
-    for (int i = 0; i < n; i++) {
-        long c = ct_thread_count(0, tids[i]);
-        if (c >= 0) {
-            s->tid[s->n] = tids[i];
-            s->c[s->n] = c;
-            s->n++;
-        }
-    }
-}
-
-static long find(const struct snap *s, pid_t tid)
-{
-    for (int i = 0; i < s->n; i++) {
-        if (s->tid[i] == tid) {
-            return s->c[i];
-        }
-    }
-    return -1;
+    return ct_thread_count(0, tid);
 }
 
 /* Each thread in both lists (or, missed by the first, in prev) changed by
  * exactly want; one only in the second has at most want. */
-static void check(const struct snap *b, const struct snap *a,
-                  const struct snap *prev, long want, const char *what)
+static void check(const struct ct_snap *b, const struct ct_snap *a,
+                  const struct ct_snap *prev, long want, const char *what)
 {
     for (int i = 0; i < a->n; i++) {
-        long before = find(b, a->tid[i]);
+        long before = ct_snap_find(b, a->tid[i]);
         if (before < 0 && prev) {
-            before = find(prev, a->tid[i]);
+            before = ct_snap_find(prev, a->tid[i]);
         }
-        long d = a->c[i] - (before >= 0 ? before : 0);
+        long d = a->v[i] - (before >= 0 ? before : 0);
         if ((before >= 0 && d != want) || d > want) {
             ct_fail("%s: thread %d ran the counting call %ld time(s), want "
                     "%ld (%ld forged signals accepted so far)", what,
@@ -239,7 +192,7 @@ static long broadcast(void)
     __atomic_add_fetch(&g_sh->begun, 1, __ATOMIC_RELEASE);
     long r = psx_syscall3(CT_COUNT_CALL);
     CT_CHECK(r == CT_COUNT_BYTES, "broadcast: %ld errno %d", r, errno);
-    *g_beat = ct_now_ms();
+    ct_watchdog_beat(g_beat);
     return r;
 }
 
@@ -248,9 +201,10 @@ static int run(int during)
     ct_check_library();
     ct_count_fd();
     pid_t forger = forger_start();
-    watchdog_start();
+    g_beat = ct_watchdog_start(10000, report_stall,
+                               "threads of the stuck process");
     struct ct_group *idle = ct_start_idle(6, CT_IDLE_COND, 1, 0);
-    static struct snap before, after, prev;
+    static struct ct_snap before, after, prev;
     pthread_t nc[8];
     int nnc = 0;
     long t0 = ct_now_ms();
@@ -270,9 +224,9 @@ static int run(int during)
             }
             CT_CHECK(pthread_create(&nc[nnc++], NULL, newcomer, NULL) == 0,
                      "thread");
-            take(&before);
+            ct_snap_take(&before, thread_count, 0);
             broadcast();
-            take(&after);
+            ct_snap_take(&after, thread_count, 0);
             check(&before, &after, iters > 1 ? &prev : NULL, 1,
                   "broadcast under forged signals");
             prev = after;
@@ -287,17 +241,17 @@ static int run(int during)
             broadcast();
         }
         ct_sleep_ms(20);
-        take(&before);
+        ct_snap_take(&before, thread_count, 0);
         g_sh->flood = 1;
         ct_sleep_ms(300);
         g_sh->flood = 0;
         ct_sleep_ms(50); /* the last burst is handled */
-        take(&after);
+        ct_snap_take(&after, thread_count, 0);
         check(&before, &after, NULL, 0, "forged signals between broadcasts");
         long sent = g_sh->sent;
-        take(&before);
+        ct_snap_take(&before, thread_count, 0);
         broadcast();
-        take(&after);
+        ct_snap_take(&after, thread_count, 0);
         check(&before, &after, NULL, 1, "a broadcast after the flood");
         ct_log("%ld forged signals accepted by the kernel between broadcasts "
                "(%ld refused) changed nothing; the next broadcast reached "
@@ -311,8 +265,7 @@ static int run(int during)
         pthread_join(nc[i], NULL);
     }
     ct_stop_idle(idle);
-    kill(g_watchdog, SIGKILL);
-    waitpid(g_watchdog, NULL, 0);
+    ct_watchdog_stop();
     return 0;
 }
 

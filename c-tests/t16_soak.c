@@ -62,7 +62,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SNAP 512
 #define MAX_WORKERS 40
 #define MAX_SPINNERS 2
 
@@ -113,35 +112,14 @@ struct beat {
     volatile long broadcasts;
 };
 static struct beat *g_beat;
-static pid_t g_watchdog;
 
-static void watchdog_start(void)
+/* Runs in the watchdog's process, on a stall. */
+static void report_stall(const void *page)
 {
-    g_beat = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                  -1, 0);
-    CT_CHECK(g_beat != MAP_FAILED, "mmap");
-    g_beat->ms = ct_now_ms();
-    pid_t parent = getpid();
-    g_watchdog = fork();
-    CT_CHECK(g_watchdog >= 0, "fork");
-    if (g_watchdog > 0) {
-        return;
-    }
-    for (;;) {
-        ct_sleep_ms(200);
-        if (getppid() != parent) {
-            _exit(0);
-        }
-        if (ct_now_ms() - __atomic_load_n(&g_beat->ms, __ATOMIC_ACQUIRE) >
-            10000) {
-            ct_log("FAIL seed %u: no broadcast completed for 10 s after %ld "
-                   "(a stall); replay with PSX_SOAK_SEED=%u", g_seed,
-                   g_beat->broadcasts, g_seed);
-            ct_print_table(parent, "threads of the stalled process");
-            kill(parent, SIGKILL);
-            _exit(1);
-        }
-    }
+    const struct beat *last = (const struct beat *)page;
+    ct_log("FAIL seed %u: no broadcast completed for 10 s after %ld (a "
+           "stall); replay with PSX_SOAK_SEED=%u", g_seed, last->broadcasts,
+           g_seed);
 }
 
 /* ---------------------------------------------------------- workers */
@@ -344,39 +322,9 @@ static void on_usr(int sig)
 
 /* ------------------------------------------------------------ forker */
 
-static void *child_idle(void *arg)
+static long count_call(void)
 {
-    for (;;) {
-        pause();
-    }
-    return arg;
-}
-
-static void fork_child(void)
-{
-    alarm(10);
-    pthread_t t;
-    for (int i = 0; i < 2; i++) {
-        if (pthread_create(&t, NULL, child_idle, NULL) != 0) {
-            _exit(20);
-        }
-    }
-    pid_t tids[8];
-    for (int k = 1; k <= 2; k++) {
-        if (psx_syscall3(CT_COUNT_CALL) != CT_COUNT_BYTES) {
-            _exit(30 + k);
-        }
-        int n = ct_list_tids(0, tids, 8);
-        if (n != 3) {
-            _exit(40 + k);
-        }
-        for (int i = 0; i < n; i++) {
-            if (task_count(tids[i]) != k) {
-                _exit(50 + k);
-            }
-        }
-    }
-    _exit(0);
+    return psx_syscall3(CT_COUNT_CALL);
 }
 
 static void *forker(void *arg)
@@ -388,7 +336,7 @@ static void *forker(void *arg)
         pid_t pid = fork();
         CT_CHECK(pid >= 0, "seed %u: fork: %s", g_seed, strerror(errno));
         if (pid == 0) {
-            fork_child();
+            ct_fork_child_broadcasts(2, 2, count_call);
         }
         int st;
         CT_CHECK(ct_wait(pid, 15000, &st) == 0, "seed %u: a child of fork() "
@@ -406,60 +354,28 @@ static void *forker(void *arg)
 
 /* -------------------------------------------------------- broadcaster */
 
-struct snap {
-    int n;
-    pid_t tid[MAX_SNAP];
-    long w[MAX_SNAP];
-};
-
-static void take(struct snap *s)
-{
-    pid_t tids[MAX_SNAP];
-    int n = ct_list_tids(0, tids, MAX_SNAP);
-    CT_CHECK(n > 0 && n < MAX_SNAP, "listing /proc/self/task: %d", n);
-    s->n = 0;
-    for (int i = 0; i < n; i++) {
-        long c = task_count(tids[i]);
-        if (c >= 0) {
-            s->tid[s->n] = tids[i];
-            s->w[s->n] = c;
-            s->n++;
-        }
-    }
-}
-
-static long snap_find(const struct snap *s, pid_t tid)
-{
-    for (int i = 0; i < s->n; i++) {
-        if (s->tid[i] == tid) {
-            return s->w[i];
-        }
-    }
-    return -1;
-}
-
 static void *broadcaster(void *arg)
 {
     (void)arg;
-    static struct snap before, after, prev;
+    static struct ct_snap before, after, prev;
     prev.n = 0;
     while (!__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE)) {
-        take(&before);
+        ct_snap_take(&before, task_count, 0);
         long r = psx_syscall3(CT_COUNT_CALL);
         CT_CHECK(r == CT_COUNT_BYTES, "seed %u: broadcast %ld returned %ld "
                  "errno %d", g_seed, n_broadcasts + 1, r, errno);
-        take(&after);
+        ct_snap_take(&after, task_count, 0);
         n_broadcasts++;
         for (int i = 0; i < after.n; i++) {
-            long b = snap_find(&before, after.tid[i]);
+            long b = ct_snap_find(&before, after.tid[i]);
             if (b < 0) {
                 /* A listing can miss a thread when another one ends while
                  * procfs walks the list: if the previous broadcast's last
                  * listing saw it, its count then is its count before this
                  * one (only this thread broadcasts). */
-                b = snap_find(&prev, after.tid[i]);
+                b = ct_snap_find(&prev, after.tid[i]);
             }
-            long d = after.w[i] - (b >= 0 ? b : 0);
+            long d = after.v[i] - (b >= 0 ? b : 0);
             if ((b >= 0 && d != 1) || d > 1) {
                 ct_fail("seed %u: broadcast %ld: thread %d, %s, ran the call "
                         "%ld time(s), want %s (%s); replay with "
@@ -475,7 +391,7 @@ static void *broadcaster(void *arg)
         n_exempt += before.n > after.n ? before.n - after.n : 0;
         prev = after;
         g_beat->broadcasts = n_broadcasts;
-        __atomic_store_n(&g_beat->ms, ct_now_ms(), __ATOMIC_RELEASE);
+        ct_watchdog_beat(g_beat);
     }
     return NULL;
 }
@@ -508,7 +424,8 @@ static int case_soak(int argc, char **argv)
     CT_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
     /* SA_RESTART, and SIGCANCEL (32) blocked while it runs: see the top. */
     ct_raw_sigaction(SIGUSR1, SIGUSR1, (void *)on_usr, SA_RESTART, 1UL << 31);
-    watchdog_start();
+    g_beat = (struct beat *)ct_watchdog_start(
+        10000, report_stall, "threads of the stalled process");
     unsigned rs = g_seed;
     for (int i = 0; i < 8; i++) {
         worker_start(&rs);
@@ -544,8 +461,7 @@ static int case_soak(int argc, char **argv)
             worker_end(&rs, i);
         }
     }
-    kill(g_watchdog, SIGKILL);
-    waitpid(g_watchdog, NULL, 0);
+    ct_watchdog_stop();
     ct_log("seed %u: %ld s, %ld broadcasts each checked, %ld workers made "
            "(%ld cancelled, %ld woken), %ld short-lived threads, %ld threads "
            "made during a broadcast ran it, %ld ended during one (exempt), "
