@@ -27,9 +27,13 @@
 //! `SIGCANCEL` means it was, with cancellation enabled, while it waited),
 //! and otherwise returns `EINTR`, which the program would have seen without
 //! psx. Otherwise nothing changes. What remains: both signals arriving
-//! between this check and the kernel's return (nanoseconds). glibc before
-//! 2.41 has no bridge and cancels from `SIGCANCEL`'s handler; the bytes
-//! never match there.
+//! between this check and the kernel's return (nanoseconds); and
+//! `rt_sigpending` cannot tell a signal sent to this thread from one sent to
+//! the process, which another thread may take first: then this wait fails
+//! with `EINTR` although no handler ran on this thread (only for a handler
+//! without `SA_RESTART`, whose program handles `EINTR` from these calls).
+//! glibc before 2.41 has no bridge and cancels from `SIGCANCEL`'s handler;
+//! the bytes never match there.
 
 use core::ffi::{c_int, c_long, c_void};
 
