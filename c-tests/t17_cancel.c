@@ -40,7 +40,8 @@
  * only marks the thread, and the wait our handler restarted sleeps on,
  * unless psx's handler makes that wait return EINTR (handler/cancel.rs).
  * Before that change every cancel of this case was lost on 2.41 and 2.43
- * (10 of 10 for each wait, with and without SA_RESTART); on 2.36 none.
+ * (10 of 10 for each wait in the first half, SIGUSR1 without SA_RESTART,
+ * where the case then stops); on 2.36 none.
  */
 #include "common.h"
 
