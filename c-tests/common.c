@@ -64,6 +64,14 @@ long ct_raw6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 #endif
 }
 
+void ct_block_sig33(int block)
+{
+    unsigned long bit = 1UL << 32;
+    long r = ct_raw6(SYS_rt_sigprocmask, block ? SIG_BLOCK : SIG_UNBLOCK,
+                     (long)&bit, 0, 8, 0, 0);
+    CT_CHECK(r == 0, "raw rt_sigprocmask: %ld", r);
+}
+
 void ct_raw_sigaction(int sig, int model, void *handler, unsigned long flags,
                       unsigned long mask)
 {

@@ -61,6 +61,11 @@ void ct_sleep_ms(long ms);
 /* The time on `clock` ms milliseconds from now (an absolute deadline). */
 struct timespec ct_deadline(clockid_t clock, long ms);
 
+/* Blocks (1) or unblocks (0) signal 33 on the calling thread with a raw
+ * rt_sigprocmask (glibc's pthread_sigmask() cannot): psx's signal then
+ * waits, and a broadcast cannot end until the thread unblocks it. */
+void ct_block_sig33(int block);
+
 /* The kernel's struct sigaction (the same field order on x86_64 and arm64);
  * mask bit n-1 is signal n. */
 struct ct_ksigaction {

@@ -165,14 +165,6 @@ static void futex_wake(uint32_t *word)
     ct_raw6(SYS_futex, (long)word, FUTEX_WAKE_PRIVATE, 0x7fffffff, 0, 0, 0);
 }
 
-static void raw_mask33(int block)
-{
-    uint64_t bit = 1ULL << 32;
-    long r = ct_raw6(SYS_rt_sigprocmask, block ? SIG_BLOCK : SIG_UNBLOCK,
-                     (long)&bit, 0, 8, 0, 0);
-    CT_CHECK(r == 0, "raw rt_sigprocmask: %ld", r);
-}
-
 /* Roles of thread ids, for messages. */
 static struct { pid_t tid; const char *role; } g_roles[4096];
 static int g_nroles;
@@ -610,7 +602,7 @@ static int victim_held(const struct victim *v, long before)
 static void actor_iteration(struct plan *p)
 {
     long before[MAXV];
-    raw_mask33(1);
+    ct_block_sig33(1);
     for (int i = 0; i < p->nv; i++) {
         before[i] = task_wchar(p->v[i]->tid);
     }
@@ -676,7 +668,7 @@ static void actor_iteration(struct plan *p)
     if (p->vfork_too) {
         CT_CHECK(write(g_vf_ctl[1], "x", 1) == 1, "releasing the vfork child");
     }
-    raw_mask33(0); /* here the actor answers, and holds */
+    ct_block_sig33(0); /* here the actor answers, and holds */
 }
 
 static void *actor(void *arg)
@@ -1135,7 +1127,7 @@ static int case_fork(int argc, char **argv)
 static void *blocks33_forever(void *arg)
 {
     uint32_t never = 0;
-    raw_mask33(1);
+    ct_block_sig33(1);
     __atomic_store_n((int *)arg, ct_gettid(), __ATOMIC_RELEASE);
     for (;;) {
         futex_wait(&never, 0);
@@ -1176,7 +1168,7 @@ static int case_exit_child(int argc, char **argv)
     }
     /* The main thread does not answer either: it must act while the
      * broadcast is in flight. */
-    raw_mask33(1);
+    ct_block_sig33(1);
     CT_CHECK(pthread_create(&b, NULL, broadcast_once, NULL) == 0, "thread");
     /* In flight: the blocker has psx's signal pending and the idle threads
      * have run the call (they hold). */

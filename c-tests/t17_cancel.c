@@ -196,19 +196,10 @@ static int run(int use_psx)
 /* ----------------------------------------- a signal beside the cancel */
 
 #define HOLD_ROUNDS 30
-#define SIG33_BIT (1UL << 32)
 
 static void on_usr1(int sig)
 {
     (void)sig;
-}
-
-/* Blocks (1) or unblocks (0) signal 33 on the calling thread, raw. */
-static void block33(int on)
-{
-    unsigned long set = SIG33_BIT;
-    CT_CHECK(ct_raw6(SYS_rt_sigprocmask, on ? SIG_BLOCK : SIG_UNBLOCK,
-                     (long)&set, 0, 8, 0, 0) == 0, "rt_sigprocmask");
 }
 
 static void *one_broadcast(void *arg)
@@ -259,7 +250,7 @@ static int cancel_during_hold(int kind)
      * this one found (the waiter among them) and signals the waiter in its
      * first round, while this thread still blocks 33. */
     one_broadcast(NULL);
-    block33(1);
+    ct_block_sig33(1);
     ct_sleep_ms(5); /* the waiter is asleep in its wait */
     CT_CHECK(pthread_create(&caller, NULL, one_broadcast, NULL) == 0, "caller");
     long until = ct_now_ms() + 2000 * g_scale;
@@ -269,7 +260,7 @@ static int cancel_during_hold(int kind)
     }
     CT_CHECK(pthread_kill(w, SIGUSR1) == 0, "pthread_kill");
     CT_CHECK(pthread_cancel(w) == 0, "pthread_cancel");
-    block33(0); /* this thread answers: the broadcast ends */
+    ct_block_sig33(0); /* this thread answers: the broadcast ends */
     CT_CHECK(pthread_join(caller, NULL) == 0, "join caller");
     void *ret = NULL;
     struct timespec deadline = ct_deadline(CLOCK_REALTIME, 1000 * g_scale);
