@@ -411,7 +411,7 @@ static void table_header(void)
 static void table_line(pid_t pid, pid_t tid, const char *status,
                        const char *mark)
 {
-    char name[32], state[32], nnp[8], secf[16], capeff[24], capbnd[24];
+    char name[32], state[32], nnp[8], secf[24], capeff[24], capbnd[24];
     char blk[24], pnd[24], wchan[64];
     ct_field(status, "Name", name, sizeof(name));
     ct_field(status, "State", state, sizeof(state));
@@ -1250,13 +1250,46 @@ void ct_snap_take(struct ct_snap *s, long (*value)(pid_t tid), int whole)
     }
     s->n = 0;
     for (int i = 0; i < n; i++) {
+        unsigned long long start = ct_thread_start(tids[i]);
         long v = value(tids[i]);
-        if (v >= 0) {
+        /* Read after the value: a thread that ended between the two, and
+         * a newer one with its id, would no longer match. */
+        if (v >= 0 && start && ct_thread_start(tids[i]) == start) {
             s->tid[s->n] = tids[i];
             s->v[s->n] = v;
+            s->start[s->n] = start;
             s->n++;
         }
     }
+}
+
+unsigned long long ct_thread_start(pid_t tid)
+{
+    char buf[1024];
+    if (ct_read_task_file(0, tid, "stat", buf, sizeof(buf)) <= 0) {
+        return 0;
+    }
+    /* Field 22 (starttime); fields 3 on follow the ')' that ends comm. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long start = 0;
+    for (int field = 2; p && field < 22; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    if (p) {
+        start = strtoull(p + 1, NULL, 10);
+    }
+    return start;
+}
+
+long ct_snap_find_same(const struct ct_snap *s, const struct ct_snap *of,
+                       int i)
+{
+    for (int k = 0; k < s->n; k++) {
+        if (s->tid[k] == of->tid[i] && s->start[k] == of->start[i]) {
+            return s->v[k];
+        }
+    }
+    return -1;
 }
 
 long ct_snap_find(const struct ct_snap *s, pid_t tid)

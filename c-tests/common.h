@@ -275,11 +275,14 @@ void ct_watchdog_stop(void);
 /* ---------------------------------------------------- thread snapshots */
 
 #define CT_SNAP_MAX 512
-/* This process's threads and one value per thread (a count, a byte total). */
+/* This process's threads and one value per thread (a count, a byte total),
+ * with each thread's start time (a thread id can be reused: under heavy
+ * thread churn the kernel goes through pid_max in seconds). */
 struct ct_snap {
     int n;
     pid_t tid[CT_SNAP_MAX];
     long v[CT_SNAP_MAX];
+    unsigned long long start[CT_SNAP_MAX];
 };
 /* Lists /proc/self/task and records value(tid) for each thread (threads
  * whose value is < 0, gone meanwhile, are left out). With `whole`, lists
@@ -289,8 +292,15 @@ struct ct_snap {
  * Without it one listing is taken, and a thread it missed must be looked
  * up in an earlier snapshot. */
 void ct_snap_take(struct ct_snap *s, long (*value)(pid_t tid), int whole);
+/* Field 22 of /proc/self/task/<tid>/stat (clock ticks after boot at which
+ * the thread started), or 0 when it is gone. */
+unsigned long long ct_thread_start(pid_t tid);
 /* The value recorded for tid, or -1. */
 long ct_snap_find(const struct ct_snap *s, pid_t tid);
+/* The value s recorded for thread i of `of`, or -1 when s has no thread of
+ * that id and start time (the same thread). */
+long ct_snap_find_same(const struct ct_snap *s, const struct ct_snap *of,
+                       int i);
 /* In the child of fork(), never returns: makes `threads` idle threads,
  * then `broadcasts` times calls count_call (psx_syscall3(CT_COUNT_CALL):
  * this file does not link psx) and checks that the

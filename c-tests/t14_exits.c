@@ -268,12 +268,12 @@ static long check_once(const struct ct_snap *b, const struct ct_snap *a, long un
     static struct ct_snap prev; /* the last check's second list */
     long sum = 0;
     for (int i = 0; i < a->n; i++) {
-        long before = ct_snap_find(b, a->tid[i]);
+        long before = ct_snap_find_same(b, a, i);
         if (before < 0) {
             /* A listing can miss a thread when another one ends while
              * procfs walks the list: if the last check's listing saw it,
              * its count then is its count before this broadcast. */
-            before = ct_snap_find(&prev, a->tid[i]);
+            before = ct_snap_find_same(&prev, a, i);
         }
         /* In calls: a thread may write a few bytes of its own (the actor
          * writes one to a pipe), which do not change bytes / unit. */

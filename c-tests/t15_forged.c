@@ -164,9 +164,9 @@ static void check(const struct ct_snap *b, const struct ct_snap *a,
                   const struct ct_snap *prev, long want, const char *what)
 {
     for (int i = 0; i < a->n; i++) {
-        long before = ct_snap_find(b, a->tid[i]);
+        long before = ct_snap_find_same(b, a, i);
         if (before < 0 && prev) {
-            before = ct_snap_find(prev, a->tid[i]);
+            before = ct_snap_find_same(prev, a, i);
         }
         long d = a->v[i] - (before >= 0 ? before : 0);
         if ((before >= 0 && d != want) || d > want) {

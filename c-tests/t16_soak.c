@@ -22,8 +22,10 @@
  *
  * The check (the world, not psx's opinion): before and after every
  * broadcast of the counting call (ct_count_fd in common.h), the
- * broadcaster lists /proc/self/task and reads each thread's wchar; a thread
- * in both lists must have written exactly 1 MiB more (it ran the call once),
+ * broadcaster lists /proc/self/task and reads each thread's wchar and start
+ * time; a thread in both lists (same id and start time: at about 5,000
+ * threads a second ids come round in seconds with pid_max 32768) must have
+ * written exactly 1 MiB more (it ran the call once),
  * one only in the second at most 1 MiB (it was made during the broadcast),
  * one only in the first is exempt (it ended). On any violation, or when no
  * broadcast completes for 10 s (a watchdog process), it fails and prints the
@@ -71,7 +73,8 @@ static int g_stop;
 
 /* Counters printed at the end. */
 static long n_broadcasts, n_made, n_transient, n_cancels, n_wakes, n_forks,
-    n_child_broadcasts, n_signals, n_exempt, n_born_during;
+    n_child_broadcasts, n_signals, n_exempt, n_born_during, n_reused,
+    longest_ms;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -362,19 +365,25 @@ static void *broadcaster(void *arg)
     prev.n = 0;
     while (!__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE)) {
         ct_snap_take(&before, task_count, 0);
+        long t0 = ct_now_ms();
         long r = psx_syscall3(CT_COUNT_CALL);
+        if (ct_now_ms() - t0 > longest_ms) {
+            longest_ms = ct_now_ms() - t0;
+        }
         CT_CHECK(r == CT_COUNT_BYTES, "seed %u: broadcast %ld returned %ld "
                  "errno %d", g_seed, n_broadcasts + 1, r, errno);
         ct_snap_take(&after, task_count, 0);
         n_broadcasts++;
         for (int i = 0; i < after.n; i++) {
-            long b = ct_snap_find(&before, after.tid[i]);
+            /* The same thread: id and start time (ids come round in
+             * seconds here: about 5,000 threads a second, pid_max 32768). */
+            long b = ct_snap_find_same(&before, &after, i);
             if (b < 0) {
                 /* A listing can miss a thread when another one ends while
                  * procfs walks the list: if the previous broadcast's last
                  * listing saw it, its count then is its count before this
                  * one (only this thread broadcasts). */
-                b = ct_snap_find(&prev, after.tid[i]);
+                b = ct_snap_find_same(&prev, &after, i);
             }
             long d = after.v[i] - (b >= 0 ? b : 0);
             if ((b >= 0 && d != 1) || d > 1) {
@@ -388,6 +397,7 @@ static void *broadcaster(void *arg)
                         d < 1 ? "a false success" : "a double run", g_seed);
             }
             n_born_during += b < 0 && d == 1;
+            n_reused += b < 0 && ct_snap_find(&before, after.tid[i]) >= 0;
         }
         n_exempt += before.n > after.n ? before.n - after.n : 0;
         prev = after;
@@ -467,10 +477,11 @@ static int case_soak(int argc, char **argv)
            "(%ld cancelled, %ld woken), %ld short-lived threads, %ld threads "
            "made during a broadcast ran it, %ld ended during one (exempt), "
            "%ld forks (%ld checked broadcasts in children), %ld signals "
-           "(%ld SIGUSR1, %ld SIGUSR2 handled)", g_seed, seconds,
+           "(%ld SIGUSR1, %ld SIGUSR2 handled), longest broadcast %ld ms, "
+           "%ld thread ids reused between two listings", g_seed, seconds,
            n_broadcasts, n_made, n_cancels, n_wakes, n_transient,
            n_born_during, n_exempt, n_forks, n_child_broadcasts, n_signals,
-           g_usr[1], g_usr[2]);
+           g_usr[1], g_usr[2], longest_ms, n_reused);
     CT_CHECK(n_broadcasts >= 10 && n_forks >= 1, "seed %u: too little done",
              g_seed);
     return 0;
