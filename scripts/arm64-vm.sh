@@ -24,8 +24,12 @@
 #   PSX_VM_SMP      guest CPUs (default 2)
 #   PSX_VM_CPU      qemu -cpu (default max,pauth-impdef=on: every feature,
 #                   with pointer authentication's cheap-to-emulate hash)
+#   PSX_VM_SUITE    a Debian suite (e.g. trixie) whose libc6, libgcc-s1
+#                   and libstdc++6 the VM gets instead of the host's apt
+#                   sources' (Debian 12: glibc 2.36), fetched with
+#                   scripts/debian-fetch.sh; the kernel and busybox stay
 #   PSX_VM_CACHE    where the Debian arm64 packages are unpacked
-#                   (default $PSX_ROOT/build/arm64/vm)
+#                   (default $PSX_ROOT/build/arm64/vm, or .../vm-SUITE)
 #   PSX_VM_LOG      where the whole console output is kept
 #                   (default $PSX_VM_CACHE/console.log)
 #
@@ -40,7 +44,8 @@ PSX_VM_TIMEOUT=${PSX_VM_TIMEOUT:-1800}
 PSX_VM_MEM=${PSX_VM_MEM:-2048}
 PSX_VM_SMP=${PSX_VM_SMP:-2}
 PSX_VM_CPU=${PSX_VM_CPU:-max,pauth-impdef=on}
-cache=${PSX_VM_CACHE:-$PSX_ROOT/build/arm64/vm}
+PSX_VM_SUITE=${PSX_VM_SUITE:-}
+cache=${PSX_VM_CACHE:-$PSX_ROOT/build/arm64/vm${PSX_VM_SUITE:+-$PSX_VM_SUITE}}
 log=${PSX_VM_LOG:-$cache/console.log}
 so=$PSX_ROOT/build/arm64/lib/libpsx.so.2
 
@@ -97,8 +102,14 @@ fetch() {
         rm -f ./*.deb
         # apt-get download drops privileges to _apt when it can write here.
         chmod 0777 . 2>/dev/null || true
-        apt-get download -q "$kpkg:arm64" busybox-static:arm64 libc6:arm64 \
-            libgcc-s1:arm64 libstdc++6:arm64 >&2
+        if [ -n "$PSX_VM_SUITE" ]; then
+            apt-get download -q "$kpkg:arm64" busybox-static:arm64 >&2 &&
+                sh "$here/debian-fetch.sh" download "$PSX_VM_SUITE" arm64 . \
+                    libc6 libgcc-s1 libstdc++6
+        else
+            apt-get download -q "$kpkg:arm64" busybox-static:arm64 libc6:arm64 \
+                libgcc-s1:arm64 libstdc++6:arm64 >&2
+        fi
     ) || die "downloading the arm64 packages failed"
     rm -rf "$cache/kernel" "$cache/root"
     mkdir -p "$cache/kernel" "$cache/root"
@@ -124,9 +135,12 @@ root=$work/root
 cp -a "$cache/root" "$root"
 mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/vm" \
     "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc"
-# Debian 12's libc6 still ships /lib/ld-linux-aarch64.so.1 and /lib/aarch64-linux-gnu.
+# Debian 12's libc6 still ships /lib/ld-linux-aarch64.so.1 and
+# /lib/aarch64-linux-gnu; later ones ship /usr/lib only and leave the /lib
+# link (where programs look for the dynamic linker) to base-files.
 libdir=$root/usr/lib/aarch64-linux-gnu
 [ -d "$root/lib/aarch64-linux-gnu" ] && libdir=$root/lib/aarch64-linux-gnu
+[ -e "$root/lib" ] || ln -s usr/lib "$root/lib"
 cp "$so" "$libdir/libpsx.so.2"
 printf '%s\n' "$files" | while IFS= read -r f; do
     if [ -n "$f" ]; then cp -L "$f" "$root/vm/"; fi

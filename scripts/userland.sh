@@ -16,10 +16,9 @@
 # directory or the stamp to rebuild. Runs as root; needs debootstrap,
 # apt-get, dpkg-deb and unshare.
 #
-# Packages come from the Debian mirror this machine's apt already uses, read
-# at run time from /etc/apt/sources.list.d/*.sources (deb822, field URIs) or
-# the one-line /etc/apt/sources.list and *.list; PSX_DEBIAN_MIRROR overrides.
-# Signatures are checked against the host's debian-archive-keyring.
+# Packages come from the Debian mirror this machine's apt already uses
+# (scripts/debian-fetch.sh; PSX_DEBIAN_MIRROR overrides), signatures checked
+# against the host's debian-archive-keyring.
 #
 # Why there is no glibc 2.39 or 2.40 userland: no Debian suite on the mirror
 # carries those versions (bookworm has 2.36, trixie 2.41, unstable 2.43,
@@ -51,56 +50,7 @@ for tool in debootstrap apt-get dpkg-deb unshare flock; do
 done
 [ -r "$KEYRING" ] || die "$KEYRING is missing (Debian: apt-get install debian-archive-keyring)"
 
-# The URI of the host's main Debian archive: the first "deb" source with a
-# plain suite (no -updates, -security, ...) and the main component.
-host_mirror() {
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk '
-            function flush() {
-                if (types ~ /(^| )deb( |$)/ && enabled != "no" && comps ~ /(^| )main( |$)/) {
-                    n = split(suites, s, " ")
-                    for (i = 1; i <= n; i++)
-                        if (s[i] !~ /[-\/]/ && uris != "") {
-                            split(uris, u, " ")
-                            print u[1]
-                            found = 1
-                            exit
-                        }
-                }
-                types = uris = suites = comps = enabled = ""
-            }
-            /^[ \t]*#/ { next }
-            /^[ \t]*$/ { flush(); next }
-            {
-                key = tolower($1); sub(/:.*/, "", key)
-                val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-                if (key == "types") types = val
-                else if (key == "uris") uris = val
-                else if (key == "suites") suites = val
-                else if (key == "components") comps = val
-                else if (key == "enabled") enabled = tolower(val)
-            }
-            END { if (!found) flush() }
-        ' "$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        awk '
-            $1 != "deb" { next }
-            {
-                i = 2
-                if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-                uri = $i; suite = $(i + 1); main = 0
-                for (j = i + 2; j <= NF; j++) if ($j == "main") main = 1
-                if (main && suite !~ /[-\/]/) { print uri; exit }
-            }
-        ' "$f"
-    done
-}
-
-mirror=${PSX_DEBIAN_MIRROR:-$(host_mirror | head -n 1)}
-[ -n "$mirror" ] || die "found no Debian mirror in /etc/apt/sources.list{,.d/*}; set PSX_DEBIAN_MIRROR"
+mirror=$(sh "$here/debian-fetch.sh" mirror) || exit 1
 arch=$(dpkg --print-architecture)
 
 glibc_of() { # ROOT: the glibc version the userland's getconf reports
@@ -126,8 +76,7 @@ build_trixie() { # DIR
 }
 
 # A copy of trixie with SUITE's C library and C/C++ runtimes unpacked over
-# it. apt-get works in a private state directory with a private sources
-# list: the host's apt configuration and package lists are not touched.
+# it (scripts/debian-fetch.sh leaves the host's apt state alone).
 build_overlay() ( # DIR SUITE
     dir=$1 suite=$2
     ensure trixie >/dev/null
@@ -135,19 +84,8 @@ build_overlay() ( # DIR SUITE
     cp -a "$base/trixie" "$dir"
     apt=$dir.apt
     rm -rf "$apt"
-    mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$apt/debs"
-    echo "deb [arch=$arch signed-by=$KEYRING target=Packages] $mirror $suite main" >"$apt/sources.list"
-    set -- -o Dir::State="$apt" -o Dir::State::Lists="$apt/lists" \
-        -o Dir::State::status=/dev/null -o Dir::Cache="$apt" \
-        -o Dir::Cache::archives="$apt/archives" \
-        -o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts=- \
-        -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=- \
-        -o APT::Architecture="$arch" -o APT::Architectures="$arch" \
-        -o Debug::NoLocking=1 -o APT::Sandbox::User=root
-    apt-get "$@" -q update >"$apt/update.log" 2>&1 ||
-        { cat "$apt/update.log" >&2; die "apt-get update for $suite failed"; }
-    (cd "$apt/debs" && apt-get "$@" -q download $OVERLAY_PKGS) >"$apt/download.log" 2>&1 ||
-        { cat "$apt/download.log" >&2; die "apt-get download from $suite failed"; }
+    sh "$here/debian-fetch.sh" download "$suite" "$arch" "$apt/debs" $OVERLAY_PKGS ||
+        die "fetching $suite's $OVERLAY_PKGS failed"
     for deb in "$apt"/debs/*.deb; do
         log "  unpacking $(basename "$deb")"
         dpkg-deb -x "$deb" "$dir"
