@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# scripts/hog-runs.sh [RUNS]   (default 20)
+#
+# The stress the engine issues' "Done when" name: `make c-test` RUNS times in
+# a row while two CPU hogs (busy shell loops, one per core of a 2-core
+# machine) compete with every test. Stops at the first failing run. Each
+# run's output is kept in build/hog-runs/run-N.log; one line per run is
+# printed. Not part of `make test` (about 4 minutes per run).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+PSX_ROOT=${PSX_ROOT:-$(cd "$here/.." && pwd)}
+runs=${1:-20}
+logs=$PSX_ROOT/build/hog-runs
+mkdir -p "$logs"
+
+sh -c 'while :; do :; done' &
+hog1=$!
+sh -c 'while :; do :; done' &
+hog2=$!
+trap 'kill $hog1 $hog2 2>/dev/null' EXIT INT TERM
+echo "hog-runs: $runs runs of make c-test, hogs $hog1 $hog2, logs in $logs"
+
+i=0
+while [ "$i" -lt "$runs" ]; do
+    i=$((i + 1))
+    start=$(date +%s)
+    rc=0
+    make -s -C "$PSX_ROOT" c-test >"$logs/run-$i.log" 2>&1 || rc=$?
+    summary=$(grep -E 'c-tests: [0-9]+ passed' "$logs/run-$i.log" | tail -1)
+    echo "run $i: rc=$rc, $(($(date +%s) - start)) s, ${summary:-no summary}"
+    if [ "$rc" -ne 0 ]; then
+        grep -E '^FAIL|FAILED' "$logs/run-$i.log" | head -5
+        echo "hog-runs: run $i of $runs failed"
+        exit 1
+    fi
+done
+echo "hog-runs: $runs of $runs runs passed with two CPU hogs"
