@@ -200,7 +200,7 @@ c-test-build: all
 ARM64_NEWER_GLIBC_TESTS = t13_invisible t17_cancel
 
 test-arm64:
-	$(SECOND_RUN_KNOBS) $(MAKE) ARCH=arm64 c-test
+	$(SECOND_RUN_KNOBS) PSX_EXPECT_GLIBC=2.36 $(MAKE) ARCH=arm64 c-test
 	$(SECOND_RUN_KNOBS) PSX_VM_SUITE=trixie PSX_EXPECT_GLIBC=2.41 PSX_MODES=shared \
 	    PSX_TESTS="$(ARM64_NEWER_GLIBC_TESTS)" $(MAKE) ARCH=arm64 c-test
 	$(MAKE) ARCH=arm64 cargo-test

@@ -1239,6 +1239,7 @@ void ct_snap_take(struct ct_snap *s, long (*value)(pid_t tid), int whole)
     pid_t tids[CT_SNAP_MAX];
     int n;
     for (int tries = 0;; tries++) {
+        s->taken = ct_boot_ticks();
         int c0 = whole ? ct_nr_threads() : 0;
         n = ct_list_tids(0, tids, CT_SNAP_MAX);
         CT_CHECK(n > 0 && n < CT_SNAP_MAX, "listing /proc/self/task: %d", n);
@@ -1261,6 +1262,15 @@ void ct_snap_take(struct ct_snap *s, long (*value)(pid_t tid), int whole)
             s->n++;
         }
     }
+}
+
+unsigned long long ct_boot_ticks(void)
+{
+    struct timespec ts;
+    CT_CHECK(clock_gettime(CLOCK_BOOTTIME, &ts) == 0, "clock_gettime");
+    unsigned long long hz = (unsigned long long)sysconf(_SC_CLK_TCK);
+    return (unsigned long long)ts.tv_sec * hz +
+           (unsigned long long)ts.tv_nsec / (1000000000ULL / hz);
 }
 
 unsigned long long ct_thread_start(pid_t tid)

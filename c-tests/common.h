@@ -283,6 +283,7 @@ struct ct_snap {
     pid_t tid[CT_SNAP_MAX];
     long v[CT_SNAP_MAX];
     unsigned long long start[CT_SNAP_MAX];
+    unsigned long long taken; /* ct_boot_ticks() before the listing */
 };
 /* Lists /proc/self/task and records value(tid) for each thread (threads
  * whose value is < 0, gone meanwhile, are left out). With `whole`, lists
@@ -295,6 +296,8 @@ void ct_snap_take(struct ct_snap *s, long (*value)(pid_t tid), int whole);
 /* Field 22 of /proc/self/task/<tid>/stat (clock ticks after boot at which
  * the thread started), or 0 when it is gone. */
 unsigned long long ct_thread_start(pid_t tid);
+/* Now, in the unit of those start times (clock ticks since boot). */
+unsigned long long ct_boot_ticks(void);
 /* The value recorded for tid, or -1. */
 long ct_snap_find(const struct ct_snap *s, pid_t tid);
 /* The value s recorded for thread i of `of`, or -1 when s has no thread of

@@ -265,6 +265,7 @@ verify() { # mode exe kind: prove which library the executable uses
     esac
 }
 
+selected=0
 for mode in $PSX_MODES; do
     for entry in $TESTS; do
         name=${entry%%:*}
@@ -283,6 +284,7 @@ for mode in $PSX_MODES; do
             echo "-- $name: shared mode only (the program dlopen()s libpsx.so.2; there is nothing to link statically)"
             continue
         fi
+        selected=$((selected + 1))
         build "$mode" "$name" "$kind" || die "building $mode $name"
         exe=$OUT/$mode/$name
         verify "$mode" "$exe" "$kind"
@@ -311,6 +313,8 @@ for mode in $PSX_MODES; do
         fi
     done
 done
+# A selection that names no program (a renamed test, a typo) must not pass.
+[ "$selected" -gt 0 ] || die "PSX_TESTS='${PSX_TESTS:-}' PSX_MODES='$PSX_MODES' select no program"
 if [ -n "$PSX_CROSS" ]; then
     echo 'echo "c-tests: $passed passed, $failed failed"; [ "$failed" -eq 0 ]' >> "$runlist"
 fi

@@ -59,10 +59,12 @@
  *                the medians must satisfy p99 wake-up latency(psx) <= 4 x
  *                glibc's + 5 ms (the old engine's parked threads waited for
  *                the end of every broadcast in flight: tails of 40-120 ms),
- *                and the best runs items/s(glibc) <= 3 x items/s(psx) (load
- *                from other processes only lowers a run; with two CPU hogs
- *                the medians failed 1 run of 8: two psx runs of three fell
- *                to 10-15k items/s while the third made 58k). psx holds every
+ *                and items/s(glibc) <= 3 x items/s(psx) in the median of
+ *                the three alternated pairs of runs (the ratio of the two
+ *                medians failed 1 make c-test run of 8 with two CPU hogs:
+ *                two psx runs of three fell to 10-15k items/s, with p99
+ *                latencies of ~3 ms, while the third made 58k; pair by
+ *                pair 1.5, 8.3 and 2.1). psx holds every
  *                thread until the whole broadcast is released; a broadcast
  *                waits for the threads the previous one released to leave
  *                its handler before it signals them again, without which
@@ -1176,25 +1178,28 @@ static int case_throughput(int argc, char **argv)
                    r.items_per_s, r.p50, r.p99, r.max, r.nlat, r.calls);
         }
     }
+    /* Throughput: glibc/psx of each alternated pair of runs (the two ran
+     * side by side, under the same load from the rest of the machine),
+     * the median of the three pairs; one pair disturbed either way does
+     * not decide. Latency: the medians. */
+    double ratio[3];
+    for (int rep = 0; rep < 3; rep++) {
+        ratio[rep] = ips[2][rep] > 0 ? ips[1][rep] / ips[2][rep] : 1e9;
+    }
+    qsort(ratio, 3, sizeof(double), cmp_double);
     for (int k = 1; k <= 2; k++) {
         qsort(ips[k], 3, sizeof(double), cmp_double);
         qsort(p99[k], 3, sizeof(double), cmp_double);
     }
-    /* Throughput: the best run of each. Other processes on the machine
-     * only ever take items away from a run (with two CPU hogs single runs
-     * of either fell to a third of the others); the best of three
-     * alternated runs is what each loop leaves when the machine lets it.
-     * Latency: the medians. */
-    double gl = ips[1][2], ps = ips[2][2];
     double gl99 = p99[1][1], ps99 = p99[2][1];
     ct_log("medians: glibc %.0f items/s p99 %.0f us; psx %.0f items/s p99 "
-           "%.0f us; best runs: glibc %.0f, psx %.0f items/s, glibc/psx "
-           "throughput %.2f", ips[1][1], gl99, ips[2][1], ps99, gl, ps,
-           ps > 0 ? gl / ps : 0.0);
-    CT_CHECK(gl <= 3 * ps,
-             "producer/consumer throughput with psx broadcasting back to back "
-             "is %.0f items/s at best, glibc's setresuid loop leaves %.0f "
-             "(ratio %.2f > 3)", ps, gl, ps > 0 ? gl / ps : 0.0);
+           "%.0f us; glibc/psx throughput per pair %.2f %.2f %.2f, median "
+           "%.2f", ips[1][1], gl99, ips[2][1], ps99, ratio[0], ratio[1],
+           ratio[2], ratio[1]);
+    CT_CHECK(ratio[1] <= 3,
+             "producer/consumer throughput with psx broadcasting back to back: "
+             "glibc's setresuid loop leaves %.2f times as many items (median "
+             "of the pairs of runs; limit 3)", ratio[1]);
     CT_CHECK(ps99 <= 4 * gl99 + 5000,
              "wake-up latency p99 %.0f us with psx, %.0f us with glibc's loop",
              ps99, gl99);

@@ -260,6 +260,19 @@ static void read_limits(void)
 
 static void dump_plan(void);
 
+/* The value `after` has for the thread `before` listed as tid (the same
+ * thread: id and start time), or -1. */
+static long victim_in_after(const struct ct_snap *before,
+                            const struct ct_snap *after, pid_t tid)
+{
+    for (int i = 0; i < before->n; i++) {
+        if (before->tid[i] == tid) {
+            return ct_snap_find_same(after, before, i);
+        }
+    }
+    return ct_snap_find(after, tid);
+}
+
 /* Every thread in both: exactly one unit more; only in after: at most one
  * unit. Returns the sum of the deltas. */
 static long check_once(const struct ct_snap *b, const struct ct_snap *a, long unit,
@@ -931,7 +944,7 @@ static int run_arrangement(const struct arrangement *a, const char *what)
         for (int k = 0; k < plan.nv; k++) {
             struct victim *v = plan.v[k];
             long b = ct_snap_find(&before, v->tid);
-            long in_after = ct_snap_find(&after, v->tid);
+            long in_after = victim_in_after(&before, &after, v->tid);
             CT_CHECK(v->held_seen, "iteration %d: thread %d (%s) was never "
                      "seen to have run the call while the broadcast was "
                      "open", it, (int)v->tid, how_name[v->how]);

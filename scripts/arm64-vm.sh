@@ -120,9 +120,11 @@ fetch() {
     done
     # What the initramfs does not need: documentation, locales, gconv.
     rm -rf "$cache/root/usr/share" "$cache/root/usr/lib/aarch64-linux-gnu/gconv"
-    touch "$cache/ready"
+    echo "suite=${PSX_VM_SUITE:-host}" >"$cache/ready"
 }
-[ -f "$cache/ready" ] || fetch
+# Fetched again when the cache holds another suite's packages (a shared
+# PSX_VM_CACHE).
+[ "$(cat "$cache/ready" 2>/dev/null)" = "suite=${PSX_VM_SUITE:-host}" ] || fetch
 kernel=$(ls "$cache"/kernel/boot/vmlinuz-* 2>/dev/null | head -1)
 [ -n "$kernel" ] || die "no kernel in $cache/kernel/boot (remove $cache/ready to fetch again)"
 
@@ -140,7 +142,7 @@ mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/vm" \
 # link (where programs look for the dynamic linker) to base-files.
 libdir=$root/usr/lib/aarch64-linux-gnu
 [ -d "$root/lib/aarch64-linux-gnu" ] && libdir=$root/lib/aarch64-linux-gnu
-[ -e "$root/lib" ] || ln -s usr/lib "$root/lib"
+[ -e "$root/lib" ] || [ -L "$root/lib" ] || ln -s usr/lib "$root/lib"
 cp "$so" "$libdir/libpsx.so.2"
 printf '%s\n' "$files" | while IFS= read -r f; do
     if [ -n "$f" ]; then cp -L "$f" "$root/vm/"; fi

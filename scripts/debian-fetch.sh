@@ -85,6 +85,8 @@ download() { # SUITE ARCH DIR PKG...
     m=$(mirror)
     apt=$(mktemp -d)
     trap 'rm -rf "$apt"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$dir"
     echo "deb [arch=$arch signed-by=$KEYRING target=Packages] $m $suite main" >"$apt/sources.list"
     pkgs=$*

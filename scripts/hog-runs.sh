@@ -20,7 +20,9 @@ sh -c 'while :; do :; done' &
 hog1=$!
 sh -c 'while :; do :; done' &
 hog2=$!
-trap 'kill $hog1 $hog2 2>/dev/null' EXIT INT TERM
+trap 'kill $hog1 $hog2 2>/dev/null' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 echo "hog-runs: $runs runs of make c-test, hogs $hog1 $hog2, logs in $logs"
 
 i=0
