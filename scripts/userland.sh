@@ -32,7 +32,7 @@ PSX_ROOT=${PSX_ROOT:-$(cd "$here/.." && pwd)}
 base=$PSX_ROOT/build/userland
 # Bump when what a userland contains changes: stamps of another recipe are
 # rebuilt.
-RECIPE=1
+RECIPE=2
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # What the tests' host-built programs load: the C library and its tools
 # (getconf), the C++ runtime (t01b), libgcc_s (unwinding, t12; Go's cgo).
@@ -119,6 +119,10 @@ ensure() ( # NAME: builds it unless current; prints its directory
     esac
     # Where scripts/in-userland.sh binds the repository, /tmp it mounts over.
     mkdir -p "$dir.tmp$PSX_ROOT"
+    # dev/fd, dev/stdin... point into /proc: seen from the host they lead
+    # back into the tree, and cargo, walking the repository, warns of a
+    # file system loop. in-userland.sh mounts the host's /dev over them.
+    find "$dir.tmp/dev" -maxdepth 1 -type l -lname '/proc/*' -delete
     glibc=$(glibc_of "$dir.tmp")
     [ -n "$glibc" ] || die "getconf GNU_LIBC_VERSION does not run in $dir.tmp"
     mv "$dir.tmp" "$dir"
