@@ -5,9 +5,11 @@
 #
 # The stress the engine issues' "Done when" name: `make c-test` RUNS times in
 # a row while two CPU hogs (busy shell loops, one per core of a 2-core
-# machine) compete with every test. Stops at the first failing run. Each
-# run's output is kept in build/hog-runs/run-N.log; one line per run is
-# printed. Not part of `make test` (about 4 minutes per run).
+# machine) compete with every test. Stops at the first failing run; with
+# PSX_KEEP_GOING=1 every run runs every test (c-tests/run.sh goes on past a
+# failure) and the end lists how often each failing test failed. Each run's
+# output is kept in build/hog-runs/run-N.log; one line per run is printed.
+# Not part of `make test` (about 4 minutes per run).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,8 +37,17 @@ while [ "$i" -lt "$runs" ]; do
     echo "run $i: rc=$rc, $(($(date +%s) - start)) s, ${summary:-no summary}"
     if [ "$rc" -ne 0 ]; then
         grep -E '^FAIL|FAILED' "$logs/run-$i.log" | head -5
-        echo "hog-runs: run $i of $runs failed"
-        exit 1
+        failed_runs=$((${failed_runs:-0} + 1))
+        if [ -z "${PSX_KEEP_GOING:-}" ]; then
+            echo "hog-runs: run $i of $runs failed"
+            exit 1
+        fi
     fi
 done
+if [ -n "${failed_runs:-}" ]; then
+    echo "hog-runs: $failed_runs of $runs runs failed; failures per test and mode:"
+    cat "$logs"/run-*.log | sed -n 's/^c-tests: FAILED: \([a-z]*\) \([^:]*\):.*/\1 \2/p' |
+        sort | uniq -c
+    exit 1
+fi
 echo "hog-runs: $runs of $runs runs passed with two CPU hogs"
