@@ -21,6 +21,12 @@
  *    survivor notes how many had begun when it started: it must show at
  *    least every broadcast begun after it started and at most every one not
  *    finished before it was created.
+ *
+ * A missed drop is reported with its broadcast's times and, for a survivor,
+ * its creator and when it was made. The engine that ended a broadcast on a
+ * /proc listing finding nothing new failed here about once in 40 suite runs
+ * under two CPU hogs (never in 1,100 runs of this test alone): Linux's
+ * listing can skip a thread (src/broadcast.rs, model/README.md).
  */
 #include "common.h"
 
@@ -31,6 +37,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <sys/psx_syscall.h>
 
 #define NCALLS 120 /* per caller */
@@ -51,7 +58,34 @@ struct survivor {
     pid_t tid;
     long done_before_create;
     long begun_at_start;
+    /* For a failure report: who made it, and when (ct_now_us). */
+    pid_t creator;
+    long creator_depth; /* -1: a spawner, else a transient's depth */
+    long before_create_us, after_create_us, started_us;
+    unsigned long long creator_bnd, start_bnd; /* bounding sets then */
 };
+
+/* For a failure report: when each drop broadcast began and returned. */
+static long g_drop_us[NCALLERS][DROPS_PER_CALLER][2];
+
+/* The calling thread's bounding set, from the kernel (PR_CAPBSET_READ). */
+static unsigned long long bset_now(void)
+{
+    unsigned long long set = 0;
+    for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) {
+            set |= 1ULL << cap;
+        }
+    }
+    return set;
+}
+
+static long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
+}
 static struct survivor g_surv[MAX_SURVIVORS];
 static int g_nsurvivors;
 
@@ -78,6 +112,8 @@ static void *survivor_main(void *arg)
 {
     struct survivor *s = (struct survivor *)arg;
     s->begun_at_start = __atomic_load_n(&g_begun, __ATOMIC_ACQUIRE);
+    s->started_us = now_us();
+    s->start_bnd = bset_now();
     __atomic_store_n(&s->tid, ct_gettid(), __ATOMIC_RELEASE);
     pthread_mutex_lock(&g_mu);
     while (!g_release) {
@@ -92,7 +128,7 @@ static long g_last_survivor_ms;
 
 /* Now and then (one every 5 ms while broadcasts run), the calling thread
  * leaves a thread behind that lives to the end and is checked then. */
-static void maybe_survivor(int unwrapped)
+static void maybe_survivor(int unwrapped, long depth)
 {
     if (!__atomic_load_n(&g_calling, __ATOMIC_ACQUIRE)) {
         return;
@@ -108,7 +144,12 @@ static void maybe_survivor(int unwrapped)
     if (g_nsurvivors < MAX_SURVIVORS) {
         struct survivor *s = &g_surv[g_nsurvivors];
         s->done_before_create = __atomic_load_n(&g_done, __ATOMIC_ACQUIRE);
+        s->creator = ct_gettid();
+        s->creator_depth = depth;
+        s->creator_bnd = bset_now();
+        s->before_create_us = now_us();
         if (ct_thread(&s->th, survivor_main, s, unwrapped, 64 * 1024) == 0) {
+            s->after_create_us = now_us();
             g_nsurvivors++;
         }
     }
@@ -119,7 +160,7 @@ static void *transient(void *arg)
 {
     long depth = (long)arg;
     __atomic_add_fetch(&g_created, 1, __ATOMIC_RELAXED);
-    maybe_survivor((int)(depth & 1));
+    maybe_survivor((int)(depth & 1), depth);
     /* Threads made by threads that may not have run the current call. */
     if (depth < 3 && (ct_gettid() & 1)) {
         pthread_t t;
@@ -141,7 +182,7 @@ static void *spawner(void *arg)
     while (!__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE)) {
         seed = seed * 1103515245u + 12345u;
         int unwrapped = (seed >> 8) & 1;
-        maybe_survivor(!unwrapped);
+        maybe_survivor(!unwrapped, -1);
         pthread_t t;
         int r = ct_thread(&t, transient, (void *)0L, unwrapped, 64 * 1024);
         if (r == 0) {
@@ -160,8 +201,10 @@ static void *caller(void *arg)
     for (int i = 0; i < NCALLS; i++) {
         long r;
         if (i % 6 == 5) {
-            int cap = cap_for(c, drops++);
+            g_drop_us[c][drops][0] = now_us();
+            int cap = cap_for(c, drops);
             r = psx_syscall3(SYS_prctl, PR_CAPBSET_DROP, cap, 0);
+            g_drop_us[c][drops++][1] = now_us();
             CT_CHECK(r == 0, "broadcast %d: PR_CAPBSET_DROP(%d): %ld errno %d",
                      i, cap, r, errno);
             continue;
@@ -174,19 +217,65 @@ static void *caller(void *arg)
     return NULL;
 }
 
+/* A bad thread's remaining drops, the first time it is seen bad. */
+#define MAX_BAD 8
+static pid_t g_bad[MAX_BAD];
+static unsigned long long g_bad_bnd[MAX_BAD];
+static int g_nbad;
+
 static int all_dropped(pid_t tid, const char *status, void *arg)
 {
-    (void)tid;
     (void)arg;
     unsigned long long bnd = ct_field_hex(status, "CapBnd");
     for (int c = 0; c < NCALLERS; c++) {
         for (int k = 0; k < DROPS_PER_CALLER; k++) {
             if ((bnd >> cap_for(c, k)) & 1) {
+                for (int i = 0; i < g_nbad; i++) {
+                    if (g_bad[i] == tid) {
+                        return 0;
+                    }
+                }
+                if (g_nbad < MAX_BAD) {
+                    g_bad_bnd[g_nbad] = bnd;
+                    g_bad[g_nbad++] = tid;
+                }
                 return 0;
             }
         }
     }
     return 1;
+}
+
+/* What a missed drop looks like: which broadcast, when, and for a survivor
+ * who made it when (times in us from t0). */
+static void report_missed(long t0_us)
+{
+    for (int b = 0; b < g_nbad; b++) {
+        for (int c = 0; c < NCALLERS; c++) {
+            for (int k = 0; k < DROPS_PER_CALLER; k++) {
+                if ((g_bad_bnd[b] >> cap_for(c, k)) & 1) {
+                    ct_log("thread %d missed caller %d's drop %d (cap %d): "
+                           "broadcast from %ld to %ld us",
+                           (int)g_bad[b], c, k, cap_for(c, k),
+                           g_drop_us[c][k][0] - t0_us,
+                           g_drop_us[c][k][1] - t0_us);
+                }
+            }
+        }
+        for (int i = 0; i < g_nsurvivors; i++) {
+            struct survivor *s = &g_surv[i];
+            if (s->tid == g_bad[b]) {
+                ct_log("thread %d: survivor made by thread %d (%s, depth %ld) "
+                       "from %ld to %ld us, started at %ld us; bounding "
+                       "sets: creator's %llx before, its own %llx at start",
+                       (int)s->tid, (int)s->creator,
+                       s->creator_depth < 0 ? "spawner" : "transient",
+                       s->creator_depth, s->before_create_us - t0_us,
+                       s->after_create_us - t0_us, s->started_us - t0_us,
+                       s->creator_bnd, s->start_bnd);
+            }
+        }
+    }
 }
 
 static int case_churn(int argc, char **argv)
@@ -204,6 +293,7 @@ static int case_churn(int argc, char **argv)
     }
     ct_sleep_ms(20);
     long t0 = ct_now_ms();
+    long t0_us = now_us();
     __atomic_store_n(&g_calling, 1, __ATOMIC_RELEASE);
     for (long i = 0; i < NCALLERS; i++) {
         CT_CHECK(ct_thread(&ca[i], caller, (void *)i, i == 1, 0) == 0,
@@ -220,9 +310,12 @@ static int case_churn(int argc, char **argv)
            "went, %d stayed",
            NCALLERS * NCALLS, n, t1 - t0, g_created, g_nsurvivors);
     int live = 1 + 4 + NSPAWNERS + g_nsurvivors;
-    ct_require_threads(0, "every dropped bounding capability is gone "
-                          "(no thread missed)",
-                       all_dropped, NULL, live);
+    if (ct_check_threads(0, "every dropped bounding capability is gone "
+                            "(no thread missed)",
+                         all_dropped, NULL, live) != 0) {
+        report_missed(t0_us);
+        ct_fail("a thread kept a dropped bounding capability");
+    }
     static struct ct_counts want;
     for (int i = 0; i < ct_group_size(g); i++) {
         ct_counts_expect(&want, ct_group_tid(g, i), n, n);

@@ -208,10 +208,12 @@ impl Finder {
     }
 
     /// Reads `/proc/self/task` with one `getdents64` into our buffer, grown
-    /// until the whole list fits: procfs resumes a listing split over calls
-    /// by position when the thread it stopped at has gone, which can skip a
-    /// live thread. One piece is proved by the next call returning 0.
-    /// Returns the bytes filled, `None` on an error.
+    /// until the next call returns 0: procfs resumes a listing split over
+    /// calls by position, which skips a thread when one before it has gone.
+    /// Even then a call can end early, at a thread that dies under its
+    /// cursor, and the next one return 0: a listing is no proof of the
+    /// whole (`broadcast` ends on the count). Returns the bytes filled,
+    /// `None` on an error.
     fn list_in_one_piece(&mut self) -> Option<usize> {
         let mut want = (count().unwrap_or(0) + 64) * MAX_ENTRY;
         loop {
@@ -281,13 +283,6 @@ impl Finder {
         let n = sys::read(fd, &mut buf);
         sys::close(fd);
         stat_fields(&buf[..n.ok()?])
-    }
-}
-
-impl Finder {
-    /// Whether this source is psx's registry, not `/proc`.
-    pub fn is_registry(&self) -> bool {
-        self.task_dir < 0
     }
 }
 

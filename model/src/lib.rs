@@ -149,12 +149,13 @@ pub struct Config {
     /// What a listing of `/proc/self/task` sees of threads that come and
     /// go while it runs.
     pub listing: Listing,
-    /// A proposed end condition: a round ends only on a count that matches;
-    /// when held threads can be killed (`filter_call`), the DONE threads
-    /// still in the task list are counted after the count was read
-    /// (`tgkill(tid, 0)` each) instead of every DONE slot. A listing only
-    /// finds threads to signal; one that finds nothing leads to another
-    /// count, not to the release.
+    /// The engine's end condition (`broadcast::run_on_others`): a round
+    /// ends only on a count that matches; when held threads can be killed
+    /// (`filter_call`), the DONE threads still in the task list are counted
+    /// after the count was read (`tgkill(tid, 0)` each) instead of every
+    /// DONE slot. A listing only finds threads to signal; one that finds
+    /// nothing leads to another count, not to the release. Without it, the
+    /// engine before: a listing that finds nothing new ends the broadcast.
     pub count_end: bool,
 }
 
@@ -190,7 +191,7 @@ impl Config {
             no_hold: false,
             fork_reset: true,
             listing: Listing::Atomic,
-            count_end: false,
+            count_end: true,
         }
     }
 
@@ -199,6 +200,7 @@ impl Config {
         Config {
             old_end_condition: true,
             reap_running: false,
+            count_end: false,
             ..Config::engine(bounds)
         }
     }
@@ -334,6 +336,8 @@ pub struct State {
     emitted: u8,
     cursor: u8,
     pos: u8,
+    /// The thread next_tid picked, whose entry is not yet made ([`NONE`]).
+    picked: u8,
     /// [`Config::count_end`]: the count read.
     count: u8,
 }
@@ -377,6 +381,7 @@ impl State {
             emitted: 0,
             cursor: NONE,
             pos: 0,
+            picked: NONE,
             count: 0,
         }
     }
@@ -507,9 +512,14 @@ pub enum Step {
         guessed: Vec<u8>,
     },
     ListBegin,
-    Entry {
+    Pick {
         tid: u8,
     },
+    Entry {
+        tid: u8,
+        returned: bool,
+    },
+    ListAgain,
     Recheck {
         count: u8,
         done: u8,
@@ -602,7 +612,25 @@ impl fmt::Display for Step {
                 names(guessed)
             ),
             Step::ListBegin => write!(f, "broadcaster begins listing /proc/self/task"),
-            Step::Entry { tid } => write!(f, "the listing returns {}", name(*tid)),
+            Step::Pick { tid } => write!(f, "the listing's cursor moves to {}", name(*tid)),
+            Step::Entry {
+                tid,
+                returned: true,
+            } => {
+                write!(f, "the listing returns {}", name(*tid))
+            }
+            Step::Entry {
+                tid,
+                returned: false,
+            } => write!(
+                f,
+                "{} was released: no entry, and the getdents64 call ends there",
+                name(*tid)
+            ),
+            Step::ListAgain => write!(
+                f,
+                "a second getdents64 call returns more: psx lists again from the start"
+            ),
             Step::Recheck {
                 count,
                 done,
@@ -995,26 +1023,55 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                 sub = (sub - 1) & maybe;
             }
         }
+        Pc::Listing { initial } if s.picked != NONE => {
+            // proc_task_readdir: the entry of the thread next_tid picked,
+            // named by task_pid_nr_ns, which is 0 once the thread has been
+            // released: then no entry ("the task has just exited"), and
+            // next_tid, finding it !pid_alive, ends this getdents64 call.
+            let t = s.picked;
+            let mut ns = *s;
+            ns.picked = NONE;
+            ns.cursor = t;
+            let returned = s.listed(t);
+            if returned {
+                ns.emitted |= 1 << t;
+            }
+            out.push((Step::Entry { tid: t, returned }, ns, None));
+        }
         Pc::Listing { initial } => {
-            // Listing::Readdir: the next entry. next_tid follows the list
-            // from the thread returned last while that one is pid_alive
-            // (a zombie main thread is); otherwise (and at the start)
-            // first_tid walks `pos` threads from the main thread.
+            // Listing::Readdir: first_tid (the first thread, at the start)
+            // or next_tid (the thread after the cursor while the cursor is
+            // pid_alive, as a zombie main thread is); each counts in the
+            // directory position.
             let order: Vec<u8> = (0..CAP as u8).filter(|&t| s.listed(t)).collect();
-            let next = if s.cursor != NONE && s.listed(s.cursor) {
+            let next = if s.cursor == NONE {
+                order.first().copied()
+            } else if s.listed(s.cursor) {
                 order.iter().copied().find(|&t| t > s.cursor)
             } else {
-                order.get(usize::from(s.pos)).copied()
+                None
             };
-            match next {
-                Some(t) => {
-                    let mut ns = *s;
-                    ns.emitted |= 1 << t;
-                    ns.cursor = t;
-                    ns.pos += 1;
-                    out.push((Step::Entry { tid: t }, ns, None));
-                }
-                None => finish_listing(cfg, s, initial, s.emitted, out),
+            if let Some(t) = next {
+                let mut ns = *s;
+                ns.picked = t;
+                ns.pos += 1;
+                out.push((Step::Pick { tid: t }, ns, None));
+                return;
+            }
+            // The getdents64 call ends. threads::Finder::list_in_one_piece
+            // makes a second call: first_tid(pos) returns nothing when pos
+            // is at least the thread count now (the listing is taken as
+            // whole), else it starts from the thread at that position (then
+            // psx lists again from the start).
+            let count = order.len() as u8;
+            if s.pos >= count {
+                finish_listing(cfg, s, initial, s.emitted, out);
+            } else {
+                let mut ns = *s;
+                ns.emitted = 0;
+                ns.cursor = NONE;
+                ns.pos = 0;
+                out.push((Step::ListAgain, ns, None));
             }
         }
         Pc::Recheck => {

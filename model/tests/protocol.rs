@@ -73,35 +73,57 @@ fn engine_is_correct_with_linux_readdir() {
     assert_clean(&out);
 }
 
-/// A finding: with a filter-installing call the engine ends on a listing,
-/// and Linux's listing skips the thread after one that is released while
-/// the listing stands on it; a held thread killed by the filter at that
-/// moment hides a thread psx has not signalled.
+/// A finding (a run under two CPU hogs showed it): the engine before ended
+/// a broadcast on a listing that found no new thread. Linux's listing ends
+/// a getdents64 call at a thread released while the cursor stands on it,
+/// returned or not, and the second call, by position, then finds nothing
+/// when one thread followed: that thread, never signalled, is skipped.
 #[test]
-fn linux_readdir_misses_a_thread_when_a_held_thread_is_killed() {
+fn ending_on_a_listing_misses_a_thread_with_linux_readdir() {
     let cfg = Config {
-        filter_call: true,
+        count_end: false,
         listing: Listing::Readdir,
         ..Config::engine(Bounds::from_env())
     };
-    let out = run("engine, filter-installing call, Linux listings", cfg);
+    let out = run("listing ends a broadcast, Linux listings", cfg);
     let cex = out
         .find(Kind::FalseSuccess)
         .expect("a skipped entry must show a false success");
     println!("counterexample length: {}", cex.steps.len());
 }
 
-/// The argument in src/broadcast.rs assumes only that a listing sees the
-/// threads alive throughout it: not enough, a thread that ends during the
-/// listing may hide the thread it created meanwhile.
+/// The same with a filter-installing call, where the released thread is a
+/// held one the filter killed.
+#[test]
+fn linux_readdir_misses_a_thread_when_a_held_thread_is_killed() {
+    let cfg = Config {
+        count_end: false,
+        filter_call: true,
+        listing: Listing::Readdir,
+        ..Config::engine(Bounds::from_env())
+    };
+    let out = run(
+        "listing ends a broadcast, filter-installing call, Linux listings",
+        cfg,
+    );
+    let cex = out
+        .find(Kind::FalseSuccess)
+        .expect("a skipped entry must show a false success");
+    println!("counterexample length: {}", cex.steps.len());
+}
+
+/// An earlier argument for ending on a listing assumed only that a listing
+/// sees the threads alive throughout it: not enough, a thread that ends
+/// during the listing may hide the thread it created meanwhile.
 #[test]
 fn seeing_only_threads_alive_throughout_is_not_enough() {
     let cfg = Config {
+        count_end: false,
         listing: Listing::Throughout,
         ..Config::engine(Bounds::from_env())
     };
     let out = run(
-        "engine, listings that see the threads alive throughout",
+        "listing ends a broadcast, listings that see the threads alive throughout",
         cfg,
     );
     let cex = out
@@ -110,7 +132,7 @@ fn seeing_only_threads_alive_throughout_is_not_enough() {
     println!("counterexample length: {}", cex.steps.len());
 }
 
-/// The proposed end condition (Config::count_end) holds whatever the
+/// The engine's end condition (Config::count_end) holds whatever the
 /// listing sees, for every call.
 #[test]
 fn ending_on_the_count_only_is_correct_for_any_listing() {
@@ -152,6 +174,7 @@ fn count_after_a_filter_installing_call_gives_a_false_success() {
     let cfg = Config {
         filter_call: true,
         count_always: true,
+        count_end: false,
         ..Config::engine(Bounds::from_env())
     };
     let out = run("engine counting after a filter-installing call", cfg);
