@@ -109,6 +109,34 @@
 //! earlier by itself that kills it at `futex` would end it at its first
 //! contended lock anyway; psx assumes there is none (README, "Guarantees").
 //!
+//! # Ending by the last answer
+//! The thread whose answer ends a round (its `PENDING` decrement reaches 0)
+//! makes the same count itself and, when it equals the Done threads plus
+//! what the broadcaster published in `END_BASE` (the caller and a zombie
+//! main thread), releases the broadcast (`handler::answer`). Without it,
+//! every held thread waits until the broadcaster, woken by that answer, is
+//! scheduled: behind a CPU hog that was up to milliseconds per broadcast,
+//! and a producer/consumer pair under back-to-back broadcasts lost up to
+//! 10 times its throughput (c-tests/t13 `throughput`). Why it is sound:
+//! - the count is read after `DONE` (a thread counted in `DONE` is alive
+//!   and held when the count is read, and `DONE` only grows), so equality
+//!   means the process had no other thread at that moment, as above;
+//! - `END_BASE` is 0 (the broadcaster alone decides) after a call that may
+//!   kill a held thread, when the table has kernel workers (counted, never
+//!   Done), and once the broadcaster finds the main thread a zombie in the
+//!   middle of a broadcast;
+//! - `RELEASED` moves only from the previous generation to this one
+//!   (`protocol::release`), so a late last answer cannot undo anything;
+//! - once released, held threads leave and may create threads with the new
+//!   state: the broadcaster looks at `RELEASED` before each round and after
+//!   each, and stops. A round it started before the release signals only
+//!   threads listed before it, which the matching count proved gone.
+//!
+//! The handler then makes one more system call, `newfstatat`, on one thread
+//! per round. `model/` checks the protocol with this step, and finds a false
+//! success when the last answer skips the count or `END_BASE` is one too
+//! big, and a double run when the broadcaster ignores the release.
+//!
 //! Why not `/proc/sys/kernel/ns_last_pid` (the last pid allocated in our
 //! pid namespace) unchanged since the listing? It cannot prove the same
 //! thing: a thread gets its pid in `clone()` before it joins the list, so a
@@ -162,7 +190,9 @@ use core::sync::atomic::{AtomicI32, Ordering};
 use crate::init;
 use crate::install;
 use crate::lock::Mutex;
-use crate::protocol::{self, CALL, GENERATION, HELD, PENDING, RELEASED, SENDER_PID, SIGNAL};
+use crate::protocol::{
+    self, CALL, DONE, END_BASE, GENERATION, HELD, PENDING, RELEASED, SENDER_PID, SIGNAL,
+};
 use crate::report::Line;
 use crate::sensitivity;
 use crate::slots::{Slot, State, Table};
@@ -221,6 +251,8 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     for (slot, &arg) in CALL[1..].iter().zip(&args) {
         slot.store(arg, Ordering::Relaxed);
     }
+    DONE.store(0, Ordering::Relaxed);
+    END_BASE.store(0, Ordering::Relaxed);
     let generation = GENERATION.fetch_add(1, Ordering::Release).wrapping_add(1);
     let zombie = ZOMBIE_MAIN.load(Ordering::Relaxed);
     let skip = if zombie == pid { zombie } else { 0 };
@@ -241,15 +273,21 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         }
         table.dedup_from(0);
     }
+    let_last_answer_end(table, me, pid, may_kill);
     let mut empty_listings = 0;
     loop {
+        // Ended by the last thread to answer: held threads may be leaving,
+        // and threads made now have the new state (never signal them).
+        if protocol::is_released(generation) {
+            break;
+        }
         if table.len() > first_new {
             mark_sent(table, first_new);
             signal_unanswered(table, first_new, generation, pid);
             wait_for_round(table, first_new, &mut finder, pid);
             table.sort();
         }
-        if all_accounted_for(table, me, pid, may_kill) {
+        if protocol::is_released(generation) || all_accounted_for(table, me, pid, may_kill) {
             break;
         }
         first_new = table.len();
@@ -281,12 +319,23 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         }
     }
     table.remember(pid, me);
-    RELEASED.store(generation, Ordering::Release);
     // Only a thread whose slot is DONE can be holding (a process with no
-    // other thread saves the system call).
-    if table.slots().iter().any(|s| s.state() == State::Done) {
+    // other thread saves the system call); none if the last answer released.
+    if protocol::release(generation) && table.slots().iter().any(|s| s.state() == State::Done) {
         sys::futex_wake(&RELEASED, c_int::MAX);
     }
+}
+
+/// Lets the last thread to answer a round end the broadcast (module doc,
+/// "Ending by the last answer"), unless the call may take a held thread
+/// away or the table has kernel workers (counted, never Done): publishes
+/// the threads besides the Done ones that the count may show.
+fn let_last_answer_end(table: &Table, me: c_int, pid: c_int, may_kill: bool) {
+    if may_kill || table.slots().iter().any(|s| s.state() == State::Exempt) {
+        return;
+    }
+    let zombie = u32::from(me != pid && ZOMBIE_MAIN.load(Ordering::Relaxed) == pid);
+    END_BASE.store(1 + zombie, Ordering::Release);
 }
 
 /// How long a broadcast waits, at most, for the threads the previous one
@@ -512,6 +561,8 @@ fn reap_dead(table: &Table, first: usize, finder: &Finder, pid: c_int) -> usize 
         if dead {
             if tid == pid {
                 ZOMBIE_MAIN.store(pid, Ordering::Relaxed);
+                // Listed and counted from now on: the broadcaster decides.
+                END_BASE.store(0, Ordering::Relaxed);
             }
             mark_gone(slot);
             reaped += 1;

@@ -16,14 +16,22 @@
 //!   the broadcaster reads states with `Acquire` before results.
 //! - [`PENDING`] uses `AcqRel`: the last decrement must see every earlier
 //!   Done, and the broadcaster's `Acquire` load of zero must see them all.
-//! - [`RELEASED`] is stored with `Release` after the broadcaster has read
-//!   everything it needs; held threads need no more than `Acquire`.
+//! - [`DONE`] is incremented (`AcqRel`) before the [`PENDING`] decrement,
+//!   so the thread whose decrement reaches zero sees every Done of the
+//!   round; the broadcaster resets it and [`END_BASE`] before it publishes
+//!   [`GENERATION`], and stores [`END_BASE`] with `Release` before the first
+//!   round's signals.
+//! - [`RELEASED`] moves only forward, from the previous generation to the
+//!   current one, by whichever of the broadcaster and the last thread to
+//!   answer gets there first (a compare-and-swap, `Release`: nothing the
+//!   broadcaster still reads is written by a released thread); held threads
+//!   need no more than `Acquire`.
 //!
 //! `SeqCst` is not used: no decision depends on the order of two different
 //! atomics as seen by a third thread.
 
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
+use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering};
 
 /// The signal psx uses: glibc's `SIGSETXID` (see `handler` for why).
 pub const SIGNAL: c_int = 33;
@@ -37,6 +45,13 @@ pub static GENERATION: AtomicU32 = AtomicU32::new(0);
 pub static RELEASED: AtomicU32 = AtomicU32::new(0);
 /// Slots signalled in this round and not yet done or gone.
 pub static PENDING: AtomicU32 = AtomicU32::new(0);
+/// Threads that have run the current broadcast's call (its Done slots).
+pub static DONE: AtomicU32 = AtomicU32::new(0);
+/// The threads besides the Done ones that the last thread to answer a round
+/// may find in the thread count and end the broadcast (the caller, and a
+/// zombie main thread): `1 + zombie`, or 0 when only the broadcaster may end
+/// it (`broadcast`, "Ending by the last answer").
+pub static END_BASE: AtomicU32 = AtomicU32::new(0);
 /// Threads still inside the hold of a released broadcast (see
 /// `broadcast::let_held_threads_leave`).
 pub static HELD: AtomicU32 = AtomicU32::new(0);
@@ -44,6 +59,33 @@ pub static HELD: AtomicU32 = AtomicU32::new(0);
 pub static SENDER_PID: AtomicI32 = AtomicI32::new(0);
 /// The call being broadcast: number, then six arguments.
 pub static CALL: [AtomicI64; 7] = [const { AtomicI64::new(0) }; 7];
+
+/// Releases broadcast `generation` if it is not yet: `RELEASED` moves from
+/// the previous generation to this one, never back (a last answer that
+/// comes late, after its broadcast ended, must not undo a newer release).
+/// Returns whether this call released it; the caller wakes the held threads.
+/// Runs in a signal handler: one compare-and-swap.
+pub fn release(generation: u32) -> bool {
+    RELEASED
+        .compare_exchange(
+            generation.wrapping_sub(1),
+            generation,
+            Ordering::Release,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+}
+
+/// Whether broadcast `generation` has been released.
+pub fn is_released(generation: u32) -> bool {
+    reached(RELEASED.load(Ordering::Acquire), generation)
+}
+
+/// Whether a `RELEASED` value is at or past `generation` (wrapping).
+/// Runs in a signal handler: arithmetic.
+pub fn reached(released: u32, generation: u32) -> bool {
+    released.wrapping_sub(generation) < 1 << 31
+}
 
 /// The `si_value` of the signal for slot `index` of broadcast `generation`.
 pub fn encode(generation: u32, index: usize) -> u64 {

@@ -24,18 +24,14 @@
 //! are stopped in the handler holding the allocator's lock.
 
 use core::ffi::{CStr, c_int};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::handler::count::{self, PROC_DEV, PROC_FD, PROC_INO};
 use crate::registry;
 use crate::report::{self, Line};
 use crate::sensitivity;
 use crate::sys;
 
-/// Our descriptor for the `/proc` root, or -1.
-static PROC_FD: AtomicI32 = AtomicI32::new(-1);
-/// Its identity (device, inode) at the time we opened it.
-static PROC_DEV: AtomicU64 = AtomicU64::new(0);
-static PROC_INO: AtomicU64 = AtomicU64::new(0);
 /// The fallback message is printed once per process.
 static FALLBACK_SAID: AtomicBool = AtomicBool::new(false);
 
@@ -106,25 +102,9 @@ fn numbers_our_threads(dirfd: c_int, path: &CStr) -> bool {
     parse_tid(&buf[..len.min(buf.len())]) == Some(sys::getpid())
 }
 
-/// How many threads the process has now, entries of `/proc/self/task`
-/// (zombie main thread included), read from the directory's link count (2 +
-/// the number of threads) with one `fstatat` through our `/proc` root: no
-/// descriptor opened, nothing read. `None` when that cannot be done.
-///
-/// The descriptor may have been replaced behind our back; it is only the
-/// base of a path lookup (which changes nothing about it), and the answer is
-/// trusted only when the directory found is on our `/proc`'s device: there
-/// only the `/proc` root has an entry `self`.
+/// How many threads the process has now (see `handler::count`).
 pub fn count() -> Option<usize> {
-    let root = PROC_FD.load(Ordering::Acquire);
-    if root < 0 {
-        return None;
-    }
-    let id = sys::file_id_at(root, c"self/task").ok()?;
-    if id.dev != PROC_DEV.load(Ordering::Relaxed) || id.mode != libc::S_IFDIR {
-        return None;
-    }
-    usize::try_from(id.nlink.checked_sub(2)?).ok()
+    count::threads()
 }
 
 /// Where a broadcast learns the threads of the process.

@@ -157,6 +157,20 @@ pub struct Config {
     /// nothing leads to another count, not to the release. Without it, the
     /// engine before: a listing that finds nothing new ends the broadcast.
     pub count_end: bool,
+    /// The thread whose answer ends a round (`PENDING` reaches 0) ends the
+    /// broadcast itself when the count equals `END_BASE` + DONE
+    /// (`handler::answer::end_if_complete`); the broadcaster stops at its
+    /// next check of `RELEASED` (`protocol::is_released` in
+    /// `run_on_others`).
+    pub last_answer_ends: bool,
+    /// Mutation: the last answer releases without looking at the count.
+    pub last_answer_unchecked: bool,
+    /// Mutation: `END_BASE` counts a zombie main thread the process does
+    /// not have (one too many).
+    pub end_base_phantom_zombie: bool,
+    /// Mutation: the broadcaster does not look at `RELEASED` before a new
+    /// round or after a round.
+    pub broadcaster_ignores_release: bool,
 }
 
 /// How a listing of `/proc/self/task` sees threads that come and go.
@@ -192,6 +206,10 @@ impl Config {
             fork_reset: true,
             listing: Listing::Atomic,
             count_end: true,
+            last_answer_ends: true,
+            last_answer_unchecked: false,
+            end_base_phantom_zombie: false,
+            broadcaster_ignores_release: false,
         }
     }
 
@@ -201,6 +219,7 @@ impl Config {
             old_end_condition: true,
             reap_running: false,
             count_end: false,
+            last_answer_ends: false,
             ..Config::engine(bounds)
         }
     }
@@ -233,6 +252,9 @@ enum Hand {
     Running(u8),
     /// Ran the call of broadcast `.0`; waits for its release.
     Held(u8),
+    /// Ran the call of broadcast `.0` and made `PENDING` 0: about to read
+    /// DONE and the count, and maybe end the broadcast.
+    Ending(u8),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -340,6 +362,9 @@ pub struct State {
     picked: u8,
     /// [`Config::count_end`]: the count read.
     count: u8,
+    /// `END_BASE`: 0, or the threads besides the DONE ones (the caller and a
+    /// zombie main thread) the last answer may find in the count.
+    end_base: u8,
 }
 
 const NONE: u8 = u8::MAX;
@@ -383,6 +408,7 @@ impl State {
             pos: 0,
             picked: NONE,
             count: 0,
+            end_base: 0,
         }
     }
 
@@ -549,6 +575,7 @@ pub enum Step {
     Release {
         generation: u8,
     },
+    SeesReleased,
     Reap {
         slot: u8,
         tid: u8,
@@ -573,6 +600,13 @@ pub enum Step {
     },
     Return {
         tid: u8,
+    },
+    LastAnswer {
+        tid: u8,
+        count: u8,
+        done: u8,
+        base: u8,
+        ends: bool,
     },
     Kill {
         tid: u8,
@@ -717,6 +751,23 @@ impl fmt::Display for Step {
                 write!(f, "{} runs call {generation}, slot DONE", name(*tid))
             }
             Step::Return { tid } => write!(f, "{} leaves the handler", name(*tid)),
+            Step::SeesReleased => write!(f, "broadcaster: already released by the last answer"),
+            Step::LastAnswer {
+                tid,
+                count,
+                done,
+                base,
+                ends,
+            } => write!(
+                f,
+                "{} answered last: count {count}, END_BASE {base} + DONE {done}{}",
+                name(*tid),
+                if *ends {
+                    ": releases the broadcast"
+                } else {
+                    ": leaves it to the broadcaster"
+                }
+            ),
             Step::Kill { tid, held } => write!(
                 f,
                 "{} killed by seccomp while {}",
@@ -879,18 +930,60 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                         format!("{} runs call {g} but already has its state", name(t)),
                     )
                 });
+                ns.slots[usize::from(slot)].state = SlotState::Done;
+                // PENDING reaches 0: no slot is SENT or RUNNING any more.
+                let last = !ns
+                    .table()
+                    .iter()
+                    .any(|x| matches!(x.state, SlotState::Sent | SlotState::Running));
                 let nt = &mut ns.threads[usize::from(t)];
                 nt.cred = g;
                 nt.hand = if cfg.no_hold {
                     Hand::Out
+                } else if cfg.last_answer_ends && last {
+                    Hand::Ending(g)
                 } else {
                     Hand::Held(g)
                 };
-                ns.slots[usize::from(slot)].state = SlotState::Done;
                 out.push((
                     Step::Run {
                         tid: t,
                         generation: g,
+                    },
+                    ns,
+                    bad,
+                ));
+            }
+            // handler::answer::end_if_complete: END_BASE, DONE, the count
+            // (one atomic step: DONE is read first in the engine, and a
+            // smaller DONE only removes equalities), then
+            // protocol::release, which moves RELEASED from g - 1 to g only.
+            // The values read belong to broadcast g only while it is not
+            // released; a later one's are compared for nothing then.
+            Hand::Ending(g) => {
+                let mut ns = *s;
+                ns.threads[usize::from(t)].hand = Hand::Held(g);
+                let count = (0..CAP as u8).filter(|&x| s.listed(x)).count() as u8;
+                let done = s
+                    .table()
+                    .iter()
+                    .filter(|x| x.state == SlotState::Done)
+                    .count() as u8;
+                let base = s.end_base;
+                let matches = count == base + done || cfg.last_answer_unchecked;
+                let ends = base != 0 && matches && s.released + 1 == g;
+                let mut bad = None;
+                if ends {
+                    ns.released = g;
+                    bad = missed_by(s, g);
+                }
+                out.push((
+                    Step::LastAnswer {
+                        tid: t,
+                        count,
+                        done,
+                        base,
+                        ends,
                     },
                     ns,
                     bad,
@@ -978,6 +1071,14 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                         state: SlotState::Unsent,
                     };
                 }
+                // broadcast::let_last_answer_end (the engine publishes it
+                // after the first listing; no slot is SENT before that).
+                let zombie = u8::from(c != MAIN && s.zombie_main || cfg.end_base_phantom_zombie);
+                ns.end_base = if cfg.last_answer_ends && !cfg.filter_call {
+                    1 + zombie
+                } else {
+                    0
+                };
                 let guessed: Vec<u8> = ns.table().iter().map(|x| x.tid).collect();
                 ns.pc = match (s.known, ns.len) {
                     (false, _) => Pc::List { initial: true },
@@ -1102,6 +1203,12 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                 None,
             ));
         }
+        Pc::MarkSent if s.released == s.generation && !cfg.broadcaster_ignores_release => {
+            // run_on_others: released by the last answer; no new round.
+            let mut ns = *s;
+            ns.pc = Pc::Release;
+            out.push((Step::SeesReleased, ns, None));
+        }
         Pc::MarkSent => {
             // broadcast::mark_sent (PENDING += n; slots first.. SENT).
             let mut ns = *s;
@@ -1190,6 +1297,7 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                     ns.slots[usize::from(i)].state = SlotState::Gone;
                     if slot.tid == MAIN {
                         ns.zombie_main = true;
+                        ns.end_base = 0;
                     }
                     out.push((
                         Step::Reap {
@@ -1202,6 +1310,11 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                     ));
                 }
             }
+        }
+        Pc::EndCheck if s.released == s.generation && !cfg.broadcaster_ignores_release => {
+            let mut ns = *s;
+            ns.pc = Pc::Release;
+            out.push((Step::SeesReleased, ns, None));
         }
         Pc::EndCheck => {
             let mut ns = *s;
@@ -1247,24 +1360,33 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
             ns.known = true;
             ns.known_caller = s.caller;
             ns.pc = Pc::Idle;
-            let missed: Vec<u8> = (0..CAP as u8)
-                .filter(|&t| {
-                    let th = s.threads[usize::from(t)];
-                    th.status == Status::Alive && th.cred < g
-                })
-                .collect();
-            let bad = (!missed.is_empty()).then(|| {
-                (
-                    Kind::FalseSuccess,
-                    format!(
-                        "broadcast {g} returned but {} never had the call",
-                        names(&missed)
-                    ),
-                )
-            });
+            ns.end_base = 0;
+            // Released already by the last answer: checked then, and
+            // threads made since have the new state; check again anyway.
+            let bad = missed_by(s, g);
             out.push((Step::Release { generation: g }, ns, bad));
         }
     }
+}
+
+/// A false success: broadcast `g` ends (returns, or releases its held
+/// threads) while a live thread lacks its state.
+fn missed_by(s: &State, g: u8) -> Option<(Kind, String)> {
+    let missed: Vec<u8> = (0..CAP as u8)
+        .filter(|&t| {
+            let th = s.threads[usize::from(t)];
+            th.status == Status::Alive && th.cred < g
+        })
+        .collect();
+    (!missed.is_empty()).then(|| {
+        (
+            Kind::FalseSuccess,
+            format!(
+                "broadcast {g} ended but {} never had the call",
+                names(&missed)
+            ),
+        )
+    })
 }
 
 /// `broadcast::add_new_threads` (+ `Table::dedup_from`) with the threads

@@ -222,3 +222,50 @@ fn fork_without_reset_hangs_the_child() {
         .expect("a child forked during a broadcast must hang on the copied lock");
     println!("counterexample length: {}", cex.steps.len());
 }
+
+/// The last answer must check the count: releasing on `PENDING` reaching 0
+/// alone misses a thread made by one that had not yet run the call (and
+/// shows that the model reaches the last answer's release at all).
+#[test]
+fn last_answer_without_the_count_gives_a_false_success() {
+    let cfg = Config {
+        last_answer_unchecked: true,
+        ..Config::engine(Bounds::from_env())
+    };
+    let out = run("last answer releasing without the count", cfg);
+    let cex = out
+        .find(Kind::FalseSuccess)
+        .expect("a release without the count must show a false success");
+    println!("counterexample length: {}", cex.steps.len());
+}
+
+/// `END_BASE` must be exact: one thread too many (a zombie main thread
+/// the process does not have) leaves room for a thread psx never signalled.
+#[test]
+fn end_base_one_too_many_gives_a_false_success() {
+    let cfg = Config {
+        end_base_phantom_zombie: true,
+        ..Config::engine(Bounds::from_env())
+    };
+    let out = run("END_BASE with a phantom zombie main thread", cfg);
+    let cex = out
+        .find(Kind::FalseSuccess)
+        .expect("a base one too big must show a false success");
+    println!("counterexample length: {}", cex.steps.len());
+}
+
+/// Once the last answer released, threads made by released threads have
+/// the new state: a broadcaster that goes on listing and signalling would
+/// run the call on them a second time.
+#[test]
+fn broadcaster_ignoring_the_release_runs_a_thread_twice() {
+    let cfg = Config {
+        broadcaster_ignores_release: true,
+        ..Config::engine(Bounds::from_env())
+    };
+    let out = run("broadcaster ignoring the last answer's release", cfg);
+    let cex = out
+        .find(Kind::RunTwice)
+        .expect("signalling after the release must run a thread twice");
+    println!("counterexample length: {}", cex.steps.len());
+}

@@ -1,5 +1,6 @@
-//! A thread's answer to a broadcast: claim its slot, run the call, hold
-//! until the release. Runs in a signal handler (see `handler`).
+//! A thread's answer to a broadcast: claim its slot, run the call, end the
+//! broadcast if it answered last and the count allows, hold until the
+//! release. Runs in a signal handler (see `handler`).
 //!
 //! What a forger can do: a process of the same user can queue signal 33
 //! with all of psx's marks and any `si_value`. Our handler then runs the
@@ -10,9 +11,11 @@
 //! neither skip a thread nor make one run the call twice; it can only cost
 //! each thread a handler entry, slowing a broadcast down.
 
+use core::ffi::c_int;
 use core::sync::atomic::Ordering;
 
-use crate::protocol::{self, CALL, GENERATION, HELD, PENDING, RELEASED};
+use crate::handler::count;
+use crate::protocol::{self, CALL, DONE, END_BASE, GENERATION, HELD, PENDING, RELEASED};
 use crate::slots::{self, Slot};
 use crate::sys;
 
@@ -38,24 +41,50 @@ pub fn on_signal(value: u64) {
     let generation = GENERATION.load(Ordering::Acquire);
     // Counted before the slot is Done, so before the broadcast can end.
     HELD.fetch_add(1, Ordering::AcqRel);
-    run_claimed(slot);
+    run_claimed(slot, generation);
     hold_until_released(generation);
     if HELD.fetch_sub(1, Ordering::AcqRel) == 1 {
         sys::futex_wake(&HELD, 1);
     }
 }
 
-/// Runs the call for a slot this thread has claimed and reports it done.
-/// Runs in a signal handler: the call, atomics and a futex wake.
-fn run_claimed(slot: &Slot) {
+/// Runs the call for a slot this thread has claimed and reports it done;
+/// the last of a round to do so may end the broadcast.
+/// Runs in a signal handler: the call, atomics, futex wakes and maybe one
+/// `fstatat`.
+fn run_claimed(slot: &Slot, generation: u32) {
     let nr = CALL[0].load(Ordering::Relaxed);
     let args = core::array::from_fn(|i| CALL[i + 1].load(Ordering::Relaxed));
     // SAFETY: the same call the psx caller ran on its own thread and vouched
     // for; raw, so this thread's errno is untouched.
     let result = unsafe { sys::raw6(nr, args) };
     slot.finish(result);
+    DONE.fetch_add(1, Ordering::AcqRel);
     if PENDING.fetch_sub(1, Ordering::AcqRel) == 1 {
+        end_if_complete(generation);
         sys::futex_wake(&PENDING, 1);
+    }
+}
+
+/// The last thread to answer a round ends the broadcast when the thread
+/// count shows no thread but the Done ones and those the broadcaster named
+/// in `END_BASE` (the argument is in `broadcast`, "Ending by the last
+/// answer"): held threads then leave without waiting for the broadcaster
+/// to be scheduled.
+/// Runs in a signal handler: atomics, one `fstatat`, maybe a futex wake.
+fn end_if_complete(generation: u32) {
+    let base = END_BASE.load(Ordering::Acquire);
+    if base == 0 {
+        return;
+    }
+    // DONE before the count: a thread counted here is alive and held when
+    // the count is read, so an equal count leaves no room for another.
+    let done = DONE.load(Ordering::Acquire);
+    let Some(threads) = count::threads() else {
+        return;
+    };
+    if threads == base as usize + done as usize && protocol::release(generation) {
+        sys::futex_wake(&RELEASED, c_int::MAX);
     }
 }
 
@@ -64,8 +93,7 @@ fn run_claimed(slot: &Slot) {
 fn hold_until_released(generation: u32) {
     loop {
         let released = RELEASED.load(Ordering::Acquire);
-        // Wrapping comparison: released is at or past our generation.
-        if released.wrapping_sub(generation) < 1 << 31 {
+        if protocol::reached(released, generation) {
             return;
         }
         sys::futex_wait(&RELEASED, released, None);

@@ -26,6 +26,7 @@
 
 mod answer;
 mod cancel;
+pub mod count;
 
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicUsize, Ordering};
