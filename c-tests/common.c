@@ -1302,14 +1302,20 @@ long ct_snap_find_same(const struct ct_snap *s, const struct ct_snap *of,
     return -1;
 }
 
-long ct_snap_find(const struct ct_snap *s, pid_t tid)
+int ct_snap_index(const struct ct_snap *s, pid_t tid)
 {
     for (int i = 0; i < s->n; i++) {
         if (s->tid[i] == tid) {
-            return s->v[i];
+            return i;
         }
     }
     return -1;
+}
+
+long ct_snap_find(const struct ct_snap *s, pid_t tid)
+{
+    int i = ct_snap_index(s, tid);
+    return i < 0 ? -1 : s->v[i];
 }
 
 static void *ct_child_idle(void *arg)

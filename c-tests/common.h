@@ -298,6 +298,8 @@ void ct_snap_take(struct ct_snap *s, long (*value)(pid_t tid), int whole);
 unsigned long long ct_thread_start(pid_t tid);
 /* Now, in the unit of those start times (clock ticks since boot). */
 unsigned long long ct_boot_ticks(void);
+/* The index of tid's entry, or -1. */
+int ct_snap_index(const struct ct_snap *s, pid_t tid);
 /* The value recorded for tid, or -1. */
 long ct_snap_find(const struct ct_snap *s, pid_t tid);
 /* The value s recorded for thread i of `of`, or -1 when s has no thread of

@@ -265,12 +265,8 @@ static void dump_plan(void);
 static long victim_in_after(const struct ct_snap *before,
                             const struct ct_snap *after, pid_t tid)
 {
-    for (int i = 0; i < before->n; i++) {
-        if (before->tid[i] == tid) {
-            return ct_snap_find_same(after, before, i);
-        }
-    }
-    return ct_snap_find(after, tid);
+    int i = ct_snap_index(before, tid);
+    return i < 0 ? ct_snap_find(after, tid) : ct_snap_find_same(after, before, i);
 }
 
 /* Every thread in both: exactly one unit more; only in after: at most one
