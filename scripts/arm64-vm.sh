@@ -102,13 +102,14 @@ fetch() {
         rm -f ./*.deb
         # apt-get download drops privileges to _apt when it can write here.
         chmod 0777 . 2>/dev/null || true
+        # The C and C++ runtime: the host's suite, or $PSX_VM_SUITE's.
+        libs="libc6 libgcc-s1 libstdc++6"
+        apt-get download -q "$kpkg:arm64" busybox-static:arm64 >&2 || exit 1
         if [ -n "$PSX_VM_SUITE" ]; then
-            apt-get download -q "$kpkg:arm64" busybox-static:arm64 >&2 &&
-                sh "$here/debian-fetch.sh" download "$PSX_VM_SUITE" arm64 . \
-                    libc6 libgcc-s1 libstdc++6
+            sh "$here/debian-fetch.sh" download "$PSX_VM_SUITE" arm64 . $libs
         else
-            apt-get download -q "$kpkg:arm64" busybox-static:arm64 libc6:arm64 \
-                libgcc-s1:arm64 libstdc++6:arm64 >&2
+            # shellcheck disable=SC2086 # one word per package
+            apt-get download -q $(printf '%s:arm64 ' $libs) >&2
         fi
     ) || die "downloading the arm64 packages failed"
     rm -rf "$cache/kernel" "$cache/root"
