@@ -110,17 +110,24 @@
 //! contended lock anyway; psx assumes there is none (README, "Guarantees").
 //!
 //! # Ending by the last answer
-//! The thread whose answer ends a round (its `PENDING` decrement reaches 0)
-//! makes the same count itself and, when it equals the Done threads plus
-//! what the broadcaster published in `END_BASE` (the caller and a zombie
-//! main thread), releases the broadcast (`handler::answer`). Without it,
-//! every held thread waits until the broadcaster, woken by that answer, is
-//! scheduled: behind a CPU hog that was up to milliseconds per broadcast,
-//! and a producer/consumer pair under back-to-back broadcasts lost up to
-//! 10 times its throughput (c-tests/t13 `throughput`). Why it is sound:
+//! The thread whose answer ends a round (it finds `PENDING` at 1: its own
+//! slot, still Running, is the round's last) makes the same count itself
+//! before it marks its slot Done and, when the count equals the Done
+//! threads, itself and what the broadcaster published in `END_BASE` (the
+//! caller and a zombie main thread), releases the broadcast once its slot
+//! is Done (`handler::answer`). Without it, every held thread waits until
+//! the broadcaster, woken by that answer, is scheduled: behind a CPU hog
+//! that was up to milliseconds per broadcast, and a producer/consumer pair
+//! under back-to-back broadcasts lost up to 10 times its throughput
+//! (c-tests/t13 `throughput`). Why it is sound:
 //! - the count is read after `DONE` (a thread counted in `DONE` is alive
 //!   and held when the count is read, and `DONE` only grows), so equality
-//!   means the process had no other thread at that moment, as above;
+//!   means the process had no other thread at that moment, and none can
+//!   start before the release, as above;
+//! - it is read while the slot is Running: a filter of the thread's own
+//!   that kills it at that `newfstatat` leaves a Running slot of a dead
+//!   thread, which the broadcaster reaps and never counts (counting once
+//!   Done, `model/` finds a false success in 11 steps);
 //! - `END_BASE` is 0 (the broadcaster alone decides) after a call that may
 //!   kill a held thread, when the table has kernel workers (counted, never
 //!   Done), and once the broadcaster finds the main thread a zombie in the
@@ -130,12 +137,14 @@
 //! - once released, held threads leave and may create threads with the new
 //!   state: the broadcaster looks at `RELEASED` before each round and after
 //!   each, and stops. A round it started before the release signals only
-//!   threads listed before it, which the matching count proved gone.
+//!   threads listed before it, which the matching count proved gone (a tid
+//!   reused meanwhile is excluded by the README's assumptions).
 //!
 //! The handler then makes one more system call, `newfstatat`, on one thread
 //! per round. `model/` checks the protocol with this step, and finds a false
-//! success when the last answer skips the count or `END_BASE` is one too
-//! big, and a double run when the broadcaster ignores the release.
+//! success when the last answer skips the count, counts once Done or
+//! `END_BASE` is one too big, and a double run when the broadcaster ignores
+//! the release.
 //!
 //! Why not `/proc/sys/kernel/ns_last_pid` (the last pid allocated in our
 //! pid namespace) unchanged since the listing? It cannot prove the same
@@ -287,7 +296,8 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
             wait_for_round(table, first_new, &mut finder, pid);
             table.sort();
         }
-        if protocol::is_released(generation) || all_accounted_for(table, me, pid, may_kill) {
+        let count = count_now(finder.as_ref());
+        if protocol::is_released(generation) || all_accounted_for(table, count, me, pid, may_kill) {
             break;
         }
         first_new = table.len();
@@ -297,9 +307,9 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
             wait_to_list_again();
         } else if table.len() > first_new {
             empty_listings = 0; // new threads: another round
-        } else if threads::count().is_none() {
+        } else if count_now(finder.as_ref()).is_none() {
             // No count to go on (no /proc of ours: the registry): the
-            // listing is the last resort (README, "Limits").
+            // listing is the last resort (README, "Without /proc").
             break;
         } else {
             // Nothing new, yet the count is off: a thread is dying (it
@@ -320,8 +330,10 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     }
     table.remember(pid, me);
     // Only a thread whose slot is DONE can be holding (a process with no
-    // other thread saves the system call); none if the last answer released.
-    if protocol::release(generation) && table.slots().iter().any(|s| s.state() == State::Done) {
+    // other thread saves the system call). Woken even when the last answer
+    // released: it may not have been scheduled for its own wake yet.
+    protocol::release(generation);
+    if table.slots().iter().any(|s| s.state() == State::Done) {
         sys::futex_wake(&RELEASED, c_int::MAX);
     }
 }
@@ -369,14 +381,26 @@ fn let_held_threads_leave() {
     }
 }
 
+/// The number of threads of the process now: through psx's `/proc` root,
+/// else through the listing's own descriptor (`None` only without `/proc`).
+fn count_now(finder: Option<&Finder>) -> Option<usize> {
+    threads::count().or_else(|| finder?.count())
+}
+
 /// Whether the process has no thread but the caller, the threads that have
 /// run the call (held now) and a zombie main thread: then no thread lacks a
 /// slot (module doc: the count ends a broadcast, never a listing).
 /// With `check_alive` (after a call that may kill a held thread), only the
 /// Done threads found alive after the count was read stand for it.
 /// Only between rounds, when no slot is Sent or Running.
-fn all_accounted_for(table: &Table, me: c_int, pid: c_int, check_alive: bool) -> bool {
-    let Some(count) = threads::count() else {
+fn all_accounted_for(
+    table: &Table,
+    count: Option<usize>,
+    me: c_int,
+    pid: c_int,
+    check_alive: bool,
+) -> bool {
+    let Some(count) = count else {
         return false;
     };
     // Kernel workers (Exempt) come and go by themselves: counted only while

@@ -17,10 +17,10 @@
 //! - [`PENDING`] uses `AcqRel`: the last decrement must see every earlier
 //!   Done, and the broadcaster's `Acquire` load of zero must see them all.
 //! - [`DONE`] is incremented (`AcqRel`) before the [`PENDING`] decrement,
-//!   so the thread whose decrement reaches zero sees every Done of the
-//!   round; the broadcaster resets it and [`END_BASE`] before it publishes
-//!   [`GENERATION`], and stores [`END_BASE`] with `Release` before the first
-//!   round's signals.
+//!   so a thread that loads `PENDING` (`Acquire`) at 1, its own slot being
+//!   the last, sees every other Done of the round; the broadcaster resets
+//!   it and [`END_BASE`] before it publishes [`GENERATION`], and stores
+//!   [`END_BASE`] with `Release` before the first round's signals.
 //! - [`RELEASED`] moves only forward, from the previous generation to the
 //!   current one, by whichever of the broadcaster and the last thread to
 //!   answer gets there first (a compare-and-swap, `Release`: nothing the

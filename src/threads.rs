@@ -123,8 +123,8 @@ const LIST_FIRST_BYTES: usize = 16384;
 impl Finder {
     /// Finds the best source. Falling back to the registry is said once on
     /// stderr and, under `PSX_ERROR`, ends the process (fail closed). A
-    /// registry listing never ends a broadcast by itself while the thread
-    /// count can be read (see `broadcast`).
+    /// registry listing ends a broadcast only when no thread count can be
+    /// read at all (see `broadcast`).
     pub fn open() -> Finder {
         if let Some(task_dir) = open_task_dir() {
             return Finder::with(task_dir);
@@ -139,9 +139,8 @@ impl Finder {
         if !FALLBACK_SAID.swap(true, Ordering::Relaxed) {
             Line::new().text(
                 "cannot list /proc/self/task (no /proc of this pid namespace, or no \
-                 descriptor to open it with): listing only threads made through psx's \
-                 pthread_create wrapper, and ending a broadcast only when the thread \
-                 count shows them all",
+                 descriptor to open it with): reaching only threads made through psx's \
+                 pthread_create wrapper, with no thread count to check",
             );
         }
         Finder::with(-1)
@@ -232,6 +231,18 @@ impl Finder {
             self.buf = core::ptr::null_mut();
             self.cap = 0;
         }
+    }
+
+    /// The thread count from our own `/proc/self/task` descriptor (its link
+    /// count, as [`count`] reads it through the `/proc` root): the count
+    /// still works when the program has closed psx's `/proc` descriptor.
+    /// `None` for the registry.
+    pub fn count(&self) -> Option<usize> {
+        if self.task_dir < 0 {
+            return None;
+        }
+        let id = sys::file_id(self.task_dir).ok()?;
+        usize::try_from(id.nlink.checked_sub(2)?).ok()
     }
 
     /// The state letter `/proc` shows for `tid` (`R`, `S`, `Z`, `t`...), if

@@ -157,14 +157,18 @@ pub struct Config {
     /// nothing leads to another count, not to the release. Without it, the
     /// engine before: a listing that finds nothing new ends the broadcast.
     pub count_end: bool,
-    /// The thread whose answer ends a round (`PENDING` reaches 0) ends the
-    /// broadcast itself when the count equals `END_BASE` + DONE
-    /// (`handler::answer::end_if_complete`); the broadcaster stops at its
+    /// The thread whose slot is its round's last (`PENDING` at 1) counts,
+    /// still RUNNING, and ends the broadcast itself when the count equals
+    /// `END_BASE` + DONE + itself (`handler::answer::last_and_complete`),
+    /// once its slot is DONE; the broadcaster stops at its
     /// next check of `RELEASED` (`protocol::is_released` in
     /// `run_on_others`).
     pub last_answer_ends: bool,
     /// Mutation: the last answer releases without looking at the count.
     pub last_answer_unchecked: bool,
+    /// Mutation: the last answer marks its slot DONE before it counts (a
+    /// filter of its own that kills it at the count leaves a DONE slot).
+    pub count_when_done: bool,
     /// Mutation: `END_BASE` counts a zombie main thread the process does
     /// not have (one too many).
     pub end_base_phantom_zombie: bool,
@@ -208,6 +212,7 @@ impl Config {
             count_end: true,
             last_answer_ends: true,
             last_answer_unchecked: false,
+            count_when_done: false,
             end_base_phantom_zombie: false,
             broadcaster_ignores_release: false,
         }
@@ -252,9 +257,10 @@ enum Hand {
     Running(u8),
     /// Ran the call of broadcast `.0`; waits for its release.
     Held(u8),
-    /// Ran the call of broadcast `.0` and made `PENDING` 0: about to read
-    /// DONE and the count, and maybe end the broadcast.
-    Ending(u8),
+    /// Ran the call for slot `.0`, the only one of its round not yet done:
+    /// about to read DONE and the count, then mark the slot DONE and maybe
+    /// end the broadcast.
+    Counting(u8),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -760,7 +766,7 @@ impl fmt::Display for Step {
                 ends,
             } => write!(
                 f,
-                "{} answered last: count {count}, END_BASE {base} + DONE {done}{}",
+                "{} answers last: count {count}, END_BASE {base} + DONE {done} + itself{}",
                 name(*tid),
                 if *ends {
                     ": releases the broadcast"
@@ -930,18 +936,24 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                         format!("{} runs call {g} but already has its state", name(t)),
                     )
                 });
-                ns.slots[usize::from(slot)].state = SlotState::Done;
-                // PENDING reaches 0: no slot is SENT or RUNNING any more.
-                let last = !ns
+                // handler::answer::last_and_complete: PENDING is 1, our
+                // slot being the only one of the round SENT or RUNNING.
+                let last = s
                     .table()
                     .iter()
-                    .any(|x| matches!(x.state, SlotState::Sent | SlotState::Running));
+                    .filter(|x| matches!(x.state, SlotState::Sent | SlotState::Running))
+                    .count()
+                    == 1;
+                let counting = cfg.last_answer_ends && last && !cfg.no_hold;
+                if !counting || cfg.count_when_done {
+                    ns.slots[usize::from(slot)].state = SlotState::Done;
+                }
                 let nt = &mut ns.threads[usize::from(t)];
                 nt.cred = g;
                 nt.hand = if cfg.no_hold {
                     Hand::Out
-                } else if cfg.last_answer_ends && last {
-                    Hand::Ending(g)
+                } else if counting {
+                    Hand::Counting(slot)
                 } else {
                     Hand::Held(g)
                 };
@@ -954,15 +966,18 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                     bad,
                 ));
             }
-            // handler::answer::end_if_complete: END_BASE, DONE, the count
-            // (one atomic step: DONE is read first in the engine, and a
-            // smaller DONE only removes equalities), then
-            // protocol::release, which moves RELEASED from g - 1 to g only.
-            // The values read belong to broadcast g only while it is not
-            // released; a later one's are compared for nothing then.
-            Hand::Ending(g) => {
+            // handler::answer::last_and_complete reads END_BASE, DONE and
+            // the count (one atomic step: DONE is read first in the engine,
+            // and a smaller DONE only removes equalities); then run_claimed
+            // marks the slot DONE and, if the count was END_BASE + DONE + 1
+            // (this thread), protocol::release moves RELEASED from g - 1 to
+            // g. Nothing relevant can happen in between: every other live
+            // thread is the caller or held.
+            Hand::Counting(slot) => {
                 let mut ns = *s;
+                let g = s.generation;
                 ns.threads[usize::from(t)].hand = Hand::Held(g);
+                ns.slots[usize::from(slot)].state = SlotState::Done;
                 let count = (0..CAP as u8).filter(|&x| s.listed(x)).count() as u8;
                 let done = s
                     .table()
@@ -970,12 +985,13 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                     .filter(|x| x.state == SlotState::Done)
                     .count() as u8;
                 let base = s.end_base;
-                let matches = count == base + done || cfg.last_answer_unchecked;
+                let me = u8::from(!cfg.count_when_done);
+                let matches = count == base + done + me || cfg.last_answer_unchecked;
                 let ends = base != 0 && matches && s.released + 1 == g;
                 let mut bad = None;
                 if ends {
                     ns.released = g;
-                    bad = missed_by(s, g);
+                    bad = missed_by(&ns, g);
                 }
                 out.push((
                     Step::LastAnswer {
@@ -1004,8 +1020,10 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
         // filter, at the handler's next system call (the PENDING wake or
         // the hold's futex wait).
         if s.killed < b.kills {
+            // A filter of its own may also kill the last answer at its
+            // count (newfstatat).
             let killable = match th.hand {
-                Hand::Running(_) => Some(false),
+                Hand::Running(_) | Hand::Counting(_) => Some(false),
                 Hand::Held(g) if cfg.filter_call && s.released < g => Some(true),
                 _ => None,
             };
@@ -1124,7 +1142,7 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                 sub = (sub - 1) & maybe;
             }
         }
-        Pc::Listing { initial } if s.picked != NONE => {
+        Pc::Listing { .. } if s.picked != NONE => {
             // proc_task_readdir: the entry of the thread next_tid picked,
             // named by task_pid_nr_ns, which is 0 once the thread has been
             // released: then no entry ("the task has just exited"), and

@@ -269,3 +269,20 @@ fn broadcaster_ignoring_the_release_runs_a_thread_twice() {
         .expect("signalling after the release must run a thread twice");
     println!("counterexample length: {}", cex.steps.len());
 }
+
+/// The last answer counts while its slot is still RUNNING: a filter of its
+/// own that kills it at that `newfstatat` leaves a RUNNING slot, reaped,
+/// never counted. Marking the slot DONE first leaves a DONE slot of a dead
+/// thread, which cancels out a thread psx never signalled.
+#[test]
+fn counting_after_done_gives_a_false_success() {
+    let cfg = Config {
+        count_when_done: true,
+        ..Config::engine(Bounds::from_env())
+    };
+    let out = run("last answer counting after its slot is DONE", cfg);
+    let cex = out
+        .find(Kind::FalseSuccess)
+        .expect("a kill at the count of a DONE thread must show a false success");
+    println!("counterexample length: {}", cex.steps.len());
+}

@@ -58,34 +58,42 @@ fn run_claimed(slot: &Slot, generation: u32) {
     // SAFETY: the same call the psx caller ran on its own thread and vouched
     // for; raw, so this thread's errno is untouched.
     let result = unsafe { sys::raw6(nr, args) };
+    let complete = last_and_complete();
     slot.finish(result);
     DONE.fetch_add(1, Ordering::AcqRel);
     if PENDING.fetch_sub(1, Ordering::AcqRel) == 1 {
-        end_if_complete(generation);
+        if complete && protocol::release(generation) {
+            sys::futex_wake(&RELEASED, c_int::MAX);
+        }
         sys::futex_wake(&PENDING, 1);
     }
 }
 
-/// The last thread to answer a round ends the broadcast when the thread
-/// count shows no thread but the Done ones and those the broadcaster named
-/// in `END_BASE` (the argument is in `broadcast`, "Ending by the last
-/// answer"): held threads then leave without waiting for the broadcaster
-/// to be scheduled.
-/// Runs in a signal handler: atomics, one `fstatat`, maybe a futex wake.
-fn end_if_complete(generation: u32) {
+/// Whether this thread, which has run the call and whose slot is still
+/// Running, is the last of its round to answer and the thread count shows
+/// no thread but the Done ones, this one and those the broadcaster named in
+/// `END_BASE`: then it ends the broadcast once its slot is Done, and held
+/// threads leave without waiting for the broadcaster to be scheduled
+/// (`broadcast`, "Ending by the last answer").
+///
+/// Counted while the slot is Running: a filter of this thread's own that
+/// kills it at `newfstatat` leaves a Running slot of a dead thread, which
+/// the broadcaster reaps and never counts as Done.
+/// Runs in a signal handler: atomic loads and one `fstatat`.
+fn last_and_complete() -> bool {
+    // Our slot keeps PENDING at 1 or more, and no round is added while it
+    // does: at 1, every other slot of the round is Done or Gone.
+    if PENDING.load(Ordering::Acquire) != 1 {
+        return false;
+    }
     let base = END_BASE.load(Ordering::Acquire);
     if base == 0 {
-        return;
+        return false;
     }
-    // DONE before the count: a thread counted here is alive and held when
+    // DONE before the count: a thread counted in it is alive and held when
     // the count is read, so an equal count leaves no room for another.
     let done = DONE.load(Ordering::Acquire);
-    let Some(threads) = count::threads() else {
-        return;
-    };
-    if threads == base as usize + done as usize && protocol::release(generation) {
-        sys::futex_wake(&RELEASED, c_int::MAX);
-    }
+    count::threads() == Some(base as usize + done as usize + 1)
 }
 
 /// Waits in the handler until broadcast `generation` is released.
