@@ -277,13 +277,14 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         table.recheck_exempt(|tid| finder.is_kernel_worker(tid));
     }
     if !reused {
+        let mut failed = 0;
         while !add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid) {
-            wait_to_list_again();
+            wait_to_list_again(&mut finder, &mut failed);
         }
         table.dedup_from(0);
     }
     let_last_answer_end(table, me, pid, may_kill);
-    let mut empty_listings = 0;
+    let (mut empty_listings, mut failed_listings) = (0, 0);
     loop {
         // Ended by the last thread to answer: held threads may be leaving,
         // and threads made now have the new state (never signal them).
@@ -304,7 +305,7 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         let whole = add_new_threads(table, finder.get_or_insert_with(Finder::open), me, pid);
         table.dedup_from(first_new);
         if !whole {
-            wait_to_list_again();
+            wait_to_list_again(&mut finder, &mut failed_listings);
         } else if table.len() > first_new {
             empty_listings = 0; // new threads: another round
         } else if count_now(finder.as_ref()).is_none() {
@@ -321,7 +322,7 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
                 settle_ns = (settle_ns * 2).min(CHECK_MAX_NS);
                 waited_ns += settle_ns;
                 if waited_ns >= REPORT_AFTER_NS && !reported_count {
-                    report_count_mismatch(table);
+                    report_count_mismatch(table, count_now(finder.as_ref()));
                     reported_count = true;
                 }
             }
@@ -466,21 +467,30 @@ fn to_long(n: usize) -> c_long {
 
 /// One line on stderr when only the thread count can end a broadcast and
 /// it has not matched for a second.
-fn report_count_mismatch(table: &Table) {
+fn report_count_mismatch(table: &Table, count: Option<usize>) {
     let done = table.slots().iter().filter(|s| s.state() == State::Done);
     Line::new()
         .text("still waiting after 1s: the process has ")
-        .dec(threads::count().map_or(-1, to_long))
+        .dec(count.map_or(-1, to_long))
         .text(" threads, psx has reached ")
         .dec(to_long(done.count()))
         .text(" besides the caller and cannot list the others -- psx keeps waiting: a false success would leave them unchanged");
 }
 
 /// After a listing failed (`/proc` refused it for a moment: out of memory,
-/// too many open files), wait before the next try: a broadcast never ends
-/// on a listing it does not have.
-fn wait_to_list_again() {
+/// too many open files; or the program closed or replaced our descriptor),
+/// wait before the next try with a `Finder` opened afresh, and say so once
+/// after a second: a broadcast never ends on a listing it does not have.
+fn wait_to_list_again(finder: &mut Option<Finder>, failed: &mut u32) {
+    *finder = None;
     sys::futex_wait(&PENDING, 0, Some(CHECK_FIRST_NS));
+    *failed += 1;
+    if u64::from(*failed) * CHECK_FIRST_NS == REPORT_AFTER_NS {
+        Line::new().text(
+            "still waiting after 1s: /proc/self/task cannot be listed -- psx keeps trying: a \
+             false success would leave threads unchanged",
+        );
+    }
 }
 
 /// Marks slots `first..` as waiting for their thread's answer.

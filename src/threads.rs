@@ -23,6 +23,7 @@
 //! `opendir`/`readdir` call `malloc`, which can deadlock while other threads
 //! are stopped in the handler holding the allocator's lock.
 
+use core::cell::Cell;
 use core::ffi::{CStr, c_int};
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -111,6 +112,11 @@ pub fn count() -> Option<usize> {
 pub struct Finder {
     /// `/proc/self/task`, or -1 when falling back to the registry.
     task_dir: c_int,
+    /// The identity (device, inode) of `task_dir` when it was opened: the
+    /// program may close our descriptor (`closefrom`) and reuse its number.
+    task_id: (u64, u64),
+    /// `task_dir` was found closed or replaced: never used or closed again.
+    lost: Cell<bool>,
     /// The listing buffer (`mmap`ed: no `malloc` while threads are held),
     /// and its size.
     buf: *mut u8,
@@ -139,18 +145,39 @@ impl Finder {
         if !FALLBACK_SAID.swap(true, Ordering::Relaxed) {
             Line::new().text(
                 "cannot list /proc/self/task (no /proc of this pid namespace, or no \
-                 descriptor to open it with): reaching only threads made through psx's \
-                 pthread_create wrapper, with no thread count to check",
+                 descriptor to open it with): listing only threads made through psx's \
+                 pthread_create wrapper; a broadcast ends when the thread count shows \
+                 them all, or, with no count either, on that list",
             );
         }
         Finder::with(-1)
     }
 
     fn with(task_dir: c_int) -> Finder {
+        let task_id = sys::file_id(task_dir).map_or((0, 0), |id| (id.dev, id.ino));
         Finder {
             task_dir,
+            task_id,
+            lost: Cell::new(false),
             buf: core::ptr::null_mut(),
             cap: 0,
+        }
+    }
+
+    /// `task_dir` if it is still the `/proc/self/task` we opened; otherwise
+    /// it is forgotten (not ours to read or close any more) and `None`.
+    fn own_dir(&self) -> Option<c_int> {
+        if self.task_dir < 0 || self.lost.get() {
+            return None;
+        }
+        match sys::file_id(self.task_dir) {
+            Ok(id) if (id.dev, id.ino) == self.task_id && id.mode == libc::S_IFDIR => {
+                Some(self.task_dir)
+            }
+            _ => {
+                self.lost.set(true);
+                None
+            }
         }
     }
 
@@ -161,6 +188,9 @@ impl Finder {
         if self.task_dir < 0 {
             registry::for_each(f);
             return true;
+        }
+        if self.own_dir().is_none() {
+            return false; // the caller opens another Finder
         }
         // getdents64 stops after the first entry when a signal is pending
         // for the caller (the kernel's filldir64), and while a broadcast is
@@ -238,49 +268,54 @@ impl Finder {
     /// still works when the program has closed psx's `/proc` descriptor.
     /// `None` for the registry.
     pub fn count(&self) -> Option<usize> {
-        if self.task_dir < 0 {
-            return None;
-        }
-        let id = sys::file_id(self.task_dir).ok()?;
+        let dir = self.own_dir()?;
+        let id = sys::file_id(dir).ok()?;
         usize::try_from(id.nlink.checked_sub(2)?).ok()
     }
 
     /// The state letter `/proc` shows for `tid` (`R`, `S`, `Z`, `t`...), if
     /// it can be read.
     pub fn state_of(&self, tid: c_int) -> Option<u8> {
-        self.stat_of(tid).map(|(state, _)| state)
+        self.stat_of(tid).map(|(state, _, _)| state)
     }
 
     /// Whether `tid` is a kernel worker of the process (an `io_uring` worker,
     /// `PF_IO_WORKER`, or a vhost-style `PF_USER_WORKER`): it is listed and
     /// counted with the threads but never runs a signal handler.
+    ///
+    /// Both the flag and the name the kernel gives such workers are
+    /// required: before Linux 5.12 flag 0x10 was `PF_VCPU` (a thread inside
+    /// `KVM_RUN`) and 0x4000 `PF_USED_ASYNC`, ordinary threads that need the
+    /// call; and a thread can name itself, but not set the flag.
     pub fn is_kernel_worker(&self, tid: c_int) -> bool {
         const PF_IO_WORKER: u64 = 0x10;
         const PF_USER_WORKER: u64 = 0x4000;
-        self.stat_of(tid)
-            .is_some_and(|(_, flags)| flags & (PF_IO_WORKER | PF_USER_WORKER) != 0)
+        self.stat_of(tid).is_some_and(|(_, flags, worker_name)| {
+            worker_name && flags & (PF_IO_WORKER | PF_USER_WORKER) != 0
+        })
     }
 
-    /// The state letter and the `flags` field of `/proc/<tid>/stat`.
-    fn stat_of(&self, tid: c_int) -> Option<(u8, u64)> {
-        if self.task_dir < 0 {
-            return None;
-        }
+    /// The state letter, the `flags` field of `/proc/<tid>/stat` and
+    /// whether its name is a kernel worker's.
+    fn stat_of(&self, tid: c_int) -> Option<(u8, u64, bool)> {
+        let dir = self.own_dir()?;
         let mut path = [0u8; 24];
         let len = format_stat_path(tid, &mut path);
         let path = CStr::from_bytes_with_nul(&path[..len]).ok()?;
-        let fd = sys::openat(self.task_dir, path, libc::O_RDONLY).ok()?;
+        let fd = sys::openat(dir, path, libc::O_RDONLY).ok()?;
         let mut buf = [0u8; 512];
         let n = sys::read(fd, &mut buf);
         sys::close(fd);
-        stat_fields(&buf[..n.ok()?])
+        let stat = &buf[..n.ok()?];
+        let (state, flags) = stat_fields(stat)?;
+        Some((state, flags, has_worker_name(stat)))
     }
 }
 
 impl Drop for Finder {
     fn drop(&mut self) {
         self.release();
-        if self.task_dir >= 0 {
+        if self.task_dir >= 0 && !self.lost.get() {
             sys::close(self.task_dir);
         }
     }
@@ -337,6 +372,22 @@ fn stat_state(stat: &[u8]) -> Option<u8> {
     stat.get(close + 2).copied()
 }
 
+/// Whether the command name in a `stat` line (between the first `(` and
+/// the last `)`) is one Linux gives its workers: `iou-wrk-*` and
+/// `iou-sqp-*` (io_uring), `vhost-*`.
+fn has_worker_name(stat: &[u8]) -> bool {
+    let (Some(open), Some(close)) = (
+        stat.iter().position(|&b| b == b'('),
+        stat.iter().rposition(|&b| b == b')'),
+    ) else {
+        return false;
+    };
+    let name = stat.get(open + 1..close).unwrap_or_default();
+    [&b"iou-wrk-"[..], b"iou-sqp-", b"vhost-"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
 /// The state letter and the flags (the 9th field: the 7th after the
 /// command name) of a `stat` line.
 fn stat_fields(stat: &[u8]) -> Option<(u8, u64)> {
@@ -364,6 +415,14 @@ mod tests {
         assert_eq!(parse_tid(b"."), None);
         assert_eq!(parse_tid(b".."), None);
         assert_eq!(parse_tid(b"99999999999"), None);
+    }
+
+    #[test]
+    fn worker_names_are_told_apart() {
+        assert!(has_worker_name(b"12 (iou-wrk-11) S 1"));
+        assert!(has_worker_name(b"12 (vhost-11) S 1"));
+        assert!(!has_worker_name(b"12 (t06_churn) S 1"));
+        assert!(!has_worker_name(b"12 (x) (iou-wrk-1) S 1"));
     }
 
     #[test]

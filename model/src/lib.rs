@@ -603,6 +603,8 @@ pub enum Step {
     Run {
         tid: u8,
         generation: u8,
+        /// The round's last: it counts before its slot is DONE.
+        counting: bool,
     },
     Return {
         tid: u8,
@@ -753,9 +755,20 @@ impl fmt::Display for Step {
                     ", not its slot: returns"
                 }
             ),
-            Step::Run { tid, generation } => {
-                write!(f, "{} runs call {generation}, slot DONE", name(*tid))
-            }
+            Step::Run {
+                tid,
+                generation,
+                counting: false,
+            } => write!(f, "{} runs call {generation}, slot DONE", name(*tid)),
+            Step::Run {
+                tid,
+                generation,
+                counting: true,
+            } => write!(
+                f,
+                "{} runs call {generation}, the round's last (slot still RUNNING)",
+                name(*tid)
+            ),
             Step::Return { tid } => write!(f, "{} leaves the handler", name(*tid)),
             Step::SeesReleased => write!(f, "broadcaster: already released by the last answer"),
             Step::LastAnswer {
@@ -961,6 +974,7 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                     Step::Run {
                         tid: t,
                         generation: g,
+                        counting,
                     },
                     ns,
                     bad,
@@ -971,8 +985,11 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
             // and a smaller DONE only removes equalities); then run_claimed
             // marks the slot DONE and, if the count was END_BASE + DONE + 1
             // (this thread), protocol::release moves RELEASED from g - 1 to
-            // g. Nothing relevant can happen in between: every other live
-            // thread is the caller or held.
+            // g. Between the count and the release no thread can start
+            // (every live one is the caller or held); the broadcaster may
+            // end the broadcast itself meanwhile, and then the
+            // compare-and-swap from g - 1 fails (a review checked the
+            // release as a step of its own: no violation).
             Hand::Counting(slot) => {
                 let mut ns = *s;
                 let g = s.generation;
