@@ -431,6 +431,19 @@ impl State {
         )
     }
 
+    /// The kernel's thread count (`threads::count`): threads listed now.
+    fn thread_count(&self) -> u8 {
+        (0..CAP as u8).filter(|&t| self.listed(t)).count() as u8
+    }
+
+    /// DONE slots in the table (`DONE`).
+    fn done_slots(&self) -> u8 {
+        self.table()
+            .iter()
+            .filter(|x| x.state == SlotState::Done)
+            .count() as u8
+    }
+
     fn busy_caller(&self, t: u8) -> bool {
         self.pc != Pc::Idle && self.caller == t
     }
@@ -995,12 +1008,7 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                 let g = s.generation;
                 ns.threads[usize::from(t)].hand = Hand::Held(g);
                 ns.slots[usize::from(slot)].state = SlotState::Done;
-                let count = (0..CAP as u8).filter(|&x| s.listed(x)).count() as u8;
-                let done = s
-                    .table()
-                    .iter()
-                    .filter(|x| x.state == SlotState::Done)
-                    .count() as u8;
+                let (count, done) = (s.thread_count(), s.done_slots());
                 let base = s.end_base;
                 let me = u8::from(!cfg.count_when_done);
                 let matches = count == base + done + me || cfg.last_answer_unchecked;
@@ -1356,12 +1364,7 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
             if cfg.count_allowed() {
                 // broadcast::all_accounted_for: threads::count (one atomic
                 // read of the kernel's count) == 1 + DONE + zombie main.
-                let count = (0..CAP as u8).filter(|&t| s.listed(t)).count() as u8;
-                let done = s
-                    .table()
-                    .iter()
-                    .filter(|x| x.state == SlotState::Done)
-                    .count() as u8;
+                let (count, done) = (s.thread_count(), s.done_slots());
                 let zombie = u8::from(s.caller != MAIN && s.zombie_main);
                 ns.pc = if cfg.count_end && cfg.filter_call {
                     ns.count = count;
