@@ -313,10 +313,15 @@ impl Finder {
 }
 
 impl Drop for Finder {
+    /// Closes our descriptor only if it is still ours just before: a program
+    /// that closes descriptors it does not own (`closefrom`) while another
+    /// thread broadcasts can still have its new file take the number in the
+    /// instant between the check and the close, as with any library's
+    /// descriptor; without the check the window was a whole listing.
     fn drop(&mut self) {
         self.release();
-        if self.task_dir >= 0 && !self.lost.get() {
-            sys::close(self.task_dir);
+        if let Some(dir) = self.own_dir() {
+            sys::close(dir);
         }
     }
 }
