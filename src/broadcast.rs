@@ -22,7 +22,8 @@
 //!    then **holds**: it waits on a futex until the broadcast is released;
 //! 4. wait until every new slot is done or its thread is gone;
 //! 5. decide whether the broadcast is complete (below); if so, release every
-//!    held thread at once.
+//!    held thread at once. The last thread to answer a round makes the same
+//!    decision and may release first ("Ending by the last answer").
 //!
 //! # The invariant, and why it holds
 //! **A broadcast returns success only when every thread alive at that
@@ -51,8 +52,9 @@
 //!   either the one this very call installs or one the thread had, at a
 //!   system call the handler makes after the call: the only way out. Such
 //!   a thread is not counted as held: see [`may_kill_threads`] below. A
-//!   thread killed while it runs the call leaves its slot RUNNING; the
-//!   broadcaster reaps RUNNING slots of dead threads as it reaps SENT ones.
+//!   thread killed while it runs the call, or at the last answer's count,
+//!   leaves its slot RUNNING; the broadcaster reaps RUNNING slots of dead
+//!   threads as it reaps SENT ones.
 //!
 //! *No thread can be created with the new state before the release.*
 //! Threads that ran the call are held, the caller is here; so every thread
