@@ -89,11 +89,13 @@
  * (glibc/psx 7.4-7.7). Debian's libpsx 2.66 passes every case (seccomp's
  * idle threads are all made through the wrapper, which 2.66 needs).
  * The new engine (no parking) passes every other case in every run
- * (static and shared, also with two CPU hogs); throughput's glibc/psx
- * median ratio ranged 0.91-5.5 over 10 runs (1.5 x failed in 6 of them, with
- * other agents loading the machine): its
- * handler holds every thread until the whole broadcast is released,
- * glibc's returns at once.
+ * (static and shared, also with two CPU hogs). Throughput with two CPU
+ * hogs: while only the broadcaster released held threads, 2 of 11 runs
+ * exceeded the limit (one pair 10.6x, p99 1.5-3.2 ms: the held pair waited
+ * for the broadcaster to get a core); with the last answer releasing, the
+ * median ratio was 0.99-3.38 over 40 runs (20 hog runs x 2 modes, one over
+ * 3), p99 at most 45 us. What remains: its handler holds every thread
+ * until the whole broadcast is released, glibc's returns at once.
  *
  * x86_64 and aarch64 have a t13_futex(); elsewhere the cases that need it
  * fail with "unsupported architecture" rather than pass unseen.
