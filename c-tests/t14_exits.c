@@ -931,8 +931,12 @@ static int run_arrangement(const struct arrangement *a, const char *what)
         futex_wake(&g_a_go);
         wait_b_done(want_b, it);
         beat(it, "waiting for the actor");
-        while (__atomic_load_n(&g_a_done, __ATOMIC_ACQUIRE) != go) {
-            futex_wait(&g_a_done, __atomic_load_n(&g_a_done, __ATOMIC_ACQUIRE));
+        /* Wait on the value the condition saw: loading it again could read
+         * the actor's new value after its wake had passed, and sleep for
+         * ever (seen once on arm64). */
+        uint32_t done;
+        while ((done = __atomic_load_n(&g_a_done, __ATOMIC_ACQUIRE)) != go) {
+            futex_wait(&g_a_done, done);
         }
         beat(it, "checking");
         ct_snap_take(&after, task_wchar, 1);
