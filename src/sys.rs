@@ -322,6 +322,19 @@ pub struct FileId {
 }
 
 impl FileId {
+    /// Whether this is the directory (device, inode) recorded earlier.
+    /// Runs in a signal handler: comparisons.
+    pub fn is_dir(&self, dev: u64, ino: u64) -> bool {
+        self.dev == dev && self.ino == ino && self.mode == libc::S_IFDIR
+    }
+
+    /// The number of threads a `/proc/<pid>/task` directory's link count
+    /// stands for (2 + the kernel's `nr_threads`).
+    /// Runs in a signal handler: arithmetic.
+    pub fn task_count(&self) -> Option<usize> {
+        usize::try_from(self.nlink.checked_sub(2)?).ok()
+    }
+
     fn of(st: &libc::stat) -> FileId {
         FileId {
             dev: st.st_dev,

@@ -55,9 +55,10 @@ fn owned_proc_root() -> Option<c_int> {
     }
     match sys::file_id(fd) {
         Ok(id)
-            if id.dev == PROC_DEV.load(Ordering::Relaxed)
-                && id.ino == PROC_INO.load(Ordering::Relaxed)
-                && id.mode == libc::S_IFDIR =>
+            if id.is_dir(
+                PROC_DEV.load(Ordering::Relaxed),
+                PROC_INO.load(Ordering::Relaxed),
+            ) =>
         {
             Some(fd)
         }
@@ -167,13 +168,18 @@ impl Finder {
     /// `task_dir` if it is still the `/proc/self/task` we opened; otherwise
     /// it is forgotten (not ours to read or close any more) and `None`.
     fn own_dir(&self) -> Option<c_int> {
+        self.own_dir_id().map(|_| self.task_dir)
+    }
+
+    /// What `fstat` says of `task_dir` when it is still ours (see
+    /// [`Finder::own_dir`]).
+    fn own_dir_id(&self) -> Option<sys::FileId> {
         if self.task_dir < 0 || self.lost.get() {
             return None;
         }
+        let (dev, ino) = self.task_id;
         match sys::file_id(self.task_dir) {
-            Ok(id) if (id.dev, id.ino) == self.task_id && id.mode == libc::S_IFDIR => {
-                Some(self.task_dir)
-            }
+            Ok(id) if id.is_dir(dev, ino) => Some(id),
             _ => {
                 self.lost.set(true);
                 None
@@ -268,9 +274,7 @@ impl Finder {
     /// still works when the program has closed psx's `/proc` descriptor.
     /// `None` for the registry.
     pub fn count(&self) -> Option<usize> {
-        let dir = self.own_dir()?;
-        let id = sys::file_id(dir).ok()?;
-        usize::try_from(id.nlink.checked_sub(2)?).ok()
+        self.own_dir_id()?.task_count()
     }
 
     /// The state letter `/proc` shows for `tid` (`R`, `S`, `Z`, `t`...), if

@@ -34,5 +34,5 @@ pub fn threads() -> Option<usize> {
     if id.dev != PROC_DEV.load(Ordering::Relaxed) || id.mode != libc::S_IFDIR {
         return None;
     }
-    usize::try_from(id.nlink.checked_sub(2)?).ok()
+    id.task_count()
 }
