@@ -21,6 +21,13 @@ fn assert_clean(out: &Outcome) {
     assert!(out.final_states > 0, "no final state reached");
 }
 
+/// Requires a counterexample of `kind` (panics with `why` if there is
+/// none) and prints its length.
+fn expect_violation(out: &Outcome, kind: Kind, why: &str) {
+    let cex = out.find(kind).unwrap_or_else(|| panic!("{why}"));
+    println!("counterexample length: {}", cex.steps.len());
+}
+
 #[test]
 fn engine_is_correct() {
     let out = run("engine", Config::engine(Bounds::from_env()));
@@ -86,10 +93,11 @@ fn ending_on_a_listing_misses_a_thread_with_linux_readdir() {
         ..Config::engine(Bounds::from_env())
     };
     let out = run("listing ends a broadcast, Linux listings", cfg);
-    let cex = out
-        .find(Kind::FalseSuccess)
-        .expect("a skipped entry must show a false success");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::FalseSuccess,
+        "a skipped entry must show a false success",
+    );
 }
 
 /// The same with a filter-installing call, where the released thread is a
@@ -106,10 +114,11 @@ fn linux_readdir_misses_a_thread_when_a_held_thread_is_killed() {
         "listing ends a broadcast, filter-installing call, Linux listings",
         cfg,
     );
-    let cex = out
-        .find(Kind::FalseSuccess)
-        .expect("a skipped entry must show a false success");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::FalseSuccess,
+        "a skipped entry must show a false success",
+    );
 }
 
 /// An earlier argument for ending on a listing assumed only that a listing
@@ -126,10 +135,11 @@ fn seeing_only_threads_alive_throughout_is_not_enough() {
         "listing ends a broadcast, listings that see the threads alive throughout",
         cfg,
     );
-    let cex = out
-        .find(Kind::FalseSuccess)
-        .expect("a listing that misses a creator that ended must show a false success");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::FalseSuccess,
+        "a listing that misses a creator that ended must show a false success",
+    );
 }
 
 /// The engine's end condition (Config::count_end) holds whatever the
@@ -163,10 +173,11 @@ fn old_end_condition_gives_a_false_success() {
         "old end condition (held threads may leave, count always)",
         Config::old(bounds),
     );
-    let cex = out
-        .find(Kind::FalseSuccess)
-        .expect("the old end condition must show a false success");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::FalseSuccess,
+        "the old end condition must show a false success",
+    );
 }
 
 #[test]
@@ -178,10 +189,11 @@ fn count_after_a_filter_installing_call_gives_a_false_success() {
         ..Config::engine(Bounds::from_env())
     };
     let out = run("engine counting after a filter-installing call", cfg);
-    let cex = out
-        .find(Kind::FalseSuccess)
-        .expect("counting with killable held threads must show a false success");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::FalseSuccess,
+        "counting with killable held threads must show a false success",
+    );
 }
 
 #[test]
@@ -191,10 +203,11 @@ fn no_hold_runs_a_thread_twice() {
         ..Config::engine(Bounds::from_env())
     };
     let out = run("engine without the hold", cfg);
-    let cex = out
-        .find(Kind::RunTwice)
-        .expect("without the hold a thread made from one that ran the call runs it again");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::RunTwice,
+        "without the hold a thread made from one that ran the call runs it again",
+    );
 }
 
 #[test]
@@ -204,10 +217,11 @@ fn reaping_only_sent_slots_hangs_on_a_thread_killed_running() {
         ..Config::engine(Bounds::from_env())
     };
     let out = run("engine reaping SENT slots only", cfg);
-    let cex = out
-        .find(Kind::Deadlock)
-        .expect("a thread killed while RUNNING must hang a broadcast that reaps only SENT");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::Deadlock,
+        "a thread killed while RUNNING must hang a broadcast that reaps only SENT",
+    );
 }
 
 #[test]
@@ -217,10 +231,11 @@ fn fork_without_reset_hangs_the_child() {
         ..Config::engine(Bounds::from_env())
     };
     let out = run("engine without fork::in_child", cfg);
-    let cex = out
-        .find(Kind::Deadlock)
-        .expect("a child forked during a broadcast must hang on the copied lock");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::Deadlock,
+        "a child forked during a broadcast must hang on the copied lock",
+    );
 }
 
 /// The last answer must check the count: releasing on `PENDING` reaching 0
@@ -233,10 +248,11 @@ fn last_answer_without_the_count_gives_a_false_success() {
         ..Config::engine(Bounds::from_env())
     };
     let out = run("last answer releasing without the count", cfg);
-    let cex = out
-        .find(Kind::FalseSuccess)
-        .expect("a release without the count must show a false success");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::FalseSuccess,
+        "a release without the count must show a false success",
+    );
 }
 
 /// `END_BASE` must be exact: one thread too many (a zombie main thread
@@ -248,10 +264,11 @@ fn end_base_one_too_many_gives_a_false_success() {
         ..Config::engine(Bounds::from_env())
     };
     let out = run("END_BASE with a phantom zombie main thread", cfg);
-    let cex = out
-        .find(Kind::FalseSuccess)
-        .expect("a base one too big must show a false success");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::FalseSuccess,
+        "a base one too big must show a false success",
+    );
 }
 
 /// Once the last answer released, threads made by released threads have
@@ -264,10 +281,11 @@ fn broadcaster_ignoring_the_release_runs_a_thread_twice() {
         ..Config::engine(Bounds::from_env())
     };
     let out = run("broadcaster ignoring the last answer's release", cfg);
-    let cex = out
-        .find(Kind::RunTwice)
-        .expect("signalling after the release must run a thread twice");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::RunTwice,
+        "signalling after the release must run a thread twice",
+    );
 }
 
 /// The last answer counts while its slot is still RUNNING: a filter of its
@@ -281,8 +299,9 @@ fn counting_after_done_gives_a_false_success() {
         ..Config::engine(Bounds::from_env())
     };
     let out = run("last answer counting after its slot is DONE", cfg);
-    let cex = out
-        .find(Kind::FalseSuccess)
-        .expect("a kill at the count of a DONE thread must show a false success");
-    println!("counterexample length: {}", cex.steps.len());
+    expect_violation(
+        &out,
+        Kind::FalseSuccess,
+        "a kill at the count of a DONE thread must show a false success",
+    );
 }
