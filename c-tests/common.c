@@ -92,11 +92,16 @@ pid_t ct_gettid(void)
     return (pid_t)ct_raw6(SYS_gettid, 0, 0, 0, 0, 0, 0);
 }
 
-long ct_now_ms(void)
+long ct_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
+}
+
+long ct_now_ms(void)
+{
+    return ct_now_us() / 1000L;
 }
 
 struct timespec ct_deadline(clockid_t clock, long ms)

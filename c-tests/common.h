@@ -56,6 +56,7 @@ void ct_fail_pid(pid_t pid, const char *fmt, ...)
 long ct_raw6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 pid_t ct_gettid(void);
 long ct_now_ms(void);
+long ct_now_us(void); /* CLOCK_MONOTONIC, microseconds */
 /* Sleeps ms milliseconds, resuming after signal handlers. */
 void ct_sleep_ms(long ms);
 /* The time on `clock` ms milliseconds from now (an absolute deadline). */

@@ -55,17 +55,22 @@ static int has(const char *opts, const char *word)
 
 static char decoy_text[DECOY_LAST + 1][32];
 
+/* dup2(), retried on EBUSY: another thread (psx, listing /proc) is opening
+ * a descriptor that got this number; it is installed a moment later. */
+static int dup2_settled(int from, int to)
+{
+    int r;
+    while ((r = dup2(from, to)) < 0 && errno == EBUSY) {
+    }
+    return r;
+}
+
 static void move_fd(int from, int to)
 {
     if (from == to) {
         return;
     }
-    /* EBUSY: another thread (psx, listing /proc) is opening a descriptor
-     * that got this number; it is installed a moment later. */
-    int r;
-    while ((r = dup2(from, to)) < 0 && errno == EBUSY) {
-    }
-    if (r != to) {
+    if (dup2_settled(from, to) != to) {
         ct_fail("dup2(%d, %d): %s", from, to, strerror(errno));
     }
     close(from);
@@ -156,8 +161,7 @@ static void closer_decoys(void)
     for (int fd = DECOY_FIRST; fd <= DECOY_LAST; fd++) {
         int f = open(g_closer_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (f >= 0 && f != fd) {
-            while (dup2(f, fd) < 0 && errno == EBUSY) {
-            }
+            dup2_settled(f, fd);
             close(f);
         }
     }

@@ -37,7 +37,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/psx_syscall.h>
 
@@ -81,12 +80,6 @@ static unsigned long long bset_now(void)
     return set;
 }
 
-static long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
-}
 static struct survivor g_surv[MAX_SURVIVORS];
 static int g_nsurvivors;
 
@@ -113,7 +106,7 @@ static void *survivor_main(void *arg)
 {
     struct survivor *s = (struct survivor *)arg;
     s->begun_at_start = __atomic_load_n(&g_begun, __ATOMIC_ACQUIRE);
-    s->started_us = now_us();
+    s->started_us = ct_now_us();
     s->start_bnd = bset_now();
     __atomic_store_n(&s->tid, ct_gettid(), __ATOMIC_RELEASE);
     pthread_mutex_lock(&g_mu);
@@ -148,9 +141,9 @@ static void maybe_survivor(int unwrapped, long depth)
         s->creator = ct_gettid();
         s->creator_depth = depth;
         s->creator_bnd = bset_now();
-        s->before_create_us = now_us();
+        s->before_create_us = ct_now_us();
         if (ct_thread(&s->th, survivor_main, s, unwrapped, 64 * 1024) == 0) {
-            s->after_create_us = now_us();
+            s->after_create_us = ct_now_us();
             g_nsurvivors++;
         }
     }
@@ -202,10 +195,10 @@ static void *caller(void *arg)
     for (int i = 0; i < NCALLS; i++) {
         long r;
         if (i % 6 == 5) {
-            g_drop_us[c][drops][0] = now_us();
+            g_drop_us[c][drops][0] = ct_now_us();
             int cap = cap_for(c, drops);
             r = psx_syscall3(SYS_prctl, PR_CAPBSET_DROP, cap, 0);
-            g_drop_us[c][drops++][1] = now_us();
+            g_drop_us[c][drops++][1] = ct_now_us();
             CT_CHECK(r == 0, "broadcast %d: PR_CAPBSET_DROP(%d): %ld errno %d",
                      i, cap, r, errno);
             continue;
@@ -310,7 +303,7 @@ static int case_churn(int argc, char **argv)
     }
     ct_sleep_ms(20);
     long t0 = ct_now_ms();
-    long t0_us = now_us();
+    long t0_us = ct_now_us();
     __atomic_store_n(&g_calling, 1, __ATOMIC_RELEASE);
     for (long i = 0; i < NCALLERS; i++) {
         CT_CHECK(ct_thread(&ca[i], caller, (void *)i, i == 1, 0) == 0,
