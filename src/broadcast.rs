@@ -225,9 +225,10 @@ static ZOMBIE_MAIN: AtomicI32 = AtomicI32::new(0);
 /// merely stuck costs few checks.
 const CHECK_FIRST_NS: u64 = 1_000_000;
 const CHECK_MAX_NS: u64 = 100_000_000;
-/// After a call that may kill held threads, how long to wait, at first, for
-/// a dying thread to leave the thread count before counting again (it
-/// leaves within microseconds; the wait doubles up to [`CHECK_MAX_NS`]).
+/// When the count is off and a listing finds nothing new, how long to wait,
+/// at first, for a dying thread to leave the thread count before counting
+/// again (it leaves within microseconds; the wait doubles up to
+/// [`CHECK_MAX_NS`]; see [`Settle`]).
 const SETTLE_FIRST_NS: u64 = 100_000;
 /// When to say on stderr which threads have not answered.
 const REPORT_AFTER_NS: u64 = 1_000_000_000;
@@ -271,8 +272,6 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     let mut finder: Option<Finder> = None;
     let mut first_new = 0;
     let may_kill = may_kill_threads(nr, &args);
-    let mut settle_ns = SETTLE_FIRST_NS;
-    let (mut waited_ns, mut reported_count) = (0, false);
     let reused = table.restart_from_known(pid, me, skip);
     if table.slots().iter().any(|s| s.state() == State::Exempt) {
         let finder = finder.get_or_insert_with(Finder::open);
@@ -286,7 +285,8 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         table.dedup_from(0);
     }
     let_last_answer_end(table, me, pid, may_kill);
-    let (mut empty_listings, mut failed_listings) = (0, 0);
+    let mut failed_listings = 0;
+    let mut settle = Settle::new();
     loop {
         // Ended by the last thread to answer: held threads may be leaving,
         // and threads made now have the new state (never signal them).
@@ -309,26 +309,14 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         if !whole {
             wait_to_list_again(&mut finder, &mut failed_listings);
         } else if table.len() > first_new {
-            empty_listings = 0; // new threads: another round
-        } else if count_now(finder.as_ref()).is_none() {
-            // No count to go on (no /proc of ours: the registry): the
-            // listing is the last resort (README, "Without /proc").
+            settle.found_new(); // another round
+        } else if count.is_none() && count_now(finder.as_ref()).is_none() {
+            // No count to go on, even through the listing's descriptor (no
+            // /proc of ours: the registry): the listing is the last resort
+            // (README, "Without /proc").
             break;
         } else {
-            // Nothing new, yet the count is off: a thread is dying (it
-            // stays counted until it is released) or the listing missed
-            // one (module doc). Count again at once, then after a wait
-            // that doubles while nothing changes.
-            if empty_listings > 0 {
-                sys::futex_wait(&PENDING, 0, Some(settle_ns));
-                settle_ns = (settle_ns * 2).min(CHECK_MAX_NS);
-                waited_ns += settle_ns;
-                if waited_ns >= REPORT_AFTER_NS && !reported_count {
-                    report_count_mismatch(table, count_now(finder.as_ref()));
-                    reported_count = true;
-                }
-            }
-            empty_listings += 1;
+            settle.nothing_new(table, finder.as_ref());
         }
     }
     table.remember(pid, me);
@@ -338,6 +326,52 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     protocol::release(generation);
     if table.slots().iter().any(|s| s.state() == State::Done) {
         sys::futex_wake(&RELEASED, c_int::MAX);
+    }
+}
+
+/// Waiting for the thread count after whole listings that found no thread
+/// without a slot while the count was off: a thread is dying (it stays
+/// counted until the kernel releases it) or the listing missed one (module
+/// doc). The first such listing leads to a count at once, each later one to
+/// a wait that doubles while nothing changes; after a second of waiting,
+/// one line on stderr.
+struct Settle {
+    empty_listings: u32,
+    wait_ns: u64,
+    waited_ns: u64,
+    reported: bool,
+}
+
+impl Settle {
+    fn new() -> Self {
+        Settle {
+            empty_listings: 0,
+            wait_ns: SETTLE_FIRST_NS,
+            waited_ns: 0,
+            reported: false,
+        }
+    }
+
+    /// A listing found threads without a slot: progress, so the next
+    /// empty listing counts at once again.
+    fn found_new(&mut self) {
+        self.empty_listings = 0;
+        self.wait_ns = SETTLE_FIRST_NS;
+    }
+
+    /// A whole listing found nothing new while the count was off.
+    fn nothing_new(&mut self, table: &Table, finder: Option<&Finder>) {
+        self.empty_listings += 1;
+        if self.empty_listings == 1 {
+            return;
+        }
+        sys::futex_wait(&PENDING, 0, Some(self.wait_ns));
+        self.waited_ns += self.wait_ns;
+        self.wait_ns = (self.wait_ns * 2).min(CHECK_MAX_NS);
+        if self.waited_ns >= REPORT_AFTER_NS && !self.reported {
+            report_count_mismatch(table, count_now(finder));
+            self.reported = true;
+        }
     }
 }
 
