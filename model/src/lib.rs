@@ -144,6 +144,16 @@ pub struct Config {
     /// Threads return from the handler right after the call instead of
     /// holding until the release.
     pub no_hold: bool,
+    /// A proposal, not the engine: with [`Config::no_hold`], end on the
+    /// count checked against the DONE threads found alive after it (as
+    /// after a filter-installing call), since a DONE thread may now exit.
+    pub alive_end: bool,
+    /// A proposal, not the engine: no thread is created while a broadcast
+    /// is in flight (a gate in `pthread_create` that the broadcaster holds
+    /// for the whole broadcast and a creator holds across `clone()`, as
+    /// glibc does with its stack lock for its own setxid broadcast). A
+    /// creator that waits at the gate still answers signals.
+    pub creation_gate: bool,
     /// The child of `fork()` resets psx (`fork::in_child`).
     pub fork_reset: bool,
     /// What a listing of `/proc/self/task` sees of threads that come and
@@ -207,6 +217,8 @@ impl Config {
             count_always: false,
             reap_running: true,
             no_hold: false,
+            alive_end: false,
+            creation_gate: false,
             fork_reset: true,
             listing: Listing::Atomic,
             count_end: true,
@@ -872,6 +884,7 @@ fn successors(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
         // blocks all signals around clone(), so no handler runs in between.
         if free
             && s.created < b.creations
+            && !(cfg.creation_gate && s.pc != Pc::Idle)
             && let Some(n) =
                 (0..b.threads).find(|&n| s.threads[usize::from(n)].status == Status::Absent)
         {
@@ -1117,7 +1130,7 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                 // broadcast::let_last_answer_end (the engine publishes it
                 // after the first listing; no slot is SENT before that).
                 let zombie = u8::from(c != MAIN && s.zombie_main || cfg.end_base_phantom_zombie);
-                ns.end_base = if cfg.last_answer_ends && !cfg.filter_call {
+                ns.end_base = if cfg.last_answer_ends && !cfg.filter_call && !cfg.no_hold {
                     1 + zombie
                 } else {
                     0
@@ -1366,7 +1379,7 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                 // read of the kernel's count) == 1 + DONE + zombie main.
                 let (count, done) = (s.thread_count(), s.done_slots());
                 let zombie = u8::from(s.caller != MAIN && s.zombie_main);
-                ns.pc = if cfg.count_end && cfg.filter_call {
+                ns.pc = if cfg.count_end && (cfg.filter_call || cfg.alive_end) {
                     ns.count = count;
                     Pc::Recheck
                 } else if count == 1 + done + zombie {

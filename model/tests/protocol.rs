@@ -210,6 +210,50 @@ fn no_hold_runs_a_thread_twice() {
     );
 }
 
+/// The proposal of model/README.md, "Without the hold": threads return
+/// right after the call and the broadcast ends on the count checked
+/// against the DONE threads still alive. Without a creation gate no false
+/// success is left, only a second run on a thread made from one that had
+/// run the call.
+#[test]
+fn no_hold_with_alive_end_only_runs_twice() {
+    let cfg = Config {
+        no_hold: true,
+        alive_end: true,
+        ..Config::engine(Bounds::from_env())
+    };
+    let out = run("no hold, DONE threads counted alive", cfg);
+    expect_violation(
+        &out,
+        Kind::RunTwice,
+        "without a gate a thread made from one that ran the call runs it again",
+    );
+    assert!(
+        out.find(Kind::FalseSuccess).is_none() && out.find(Kind::Deadlock).is_none(),
+        "no hold with the alive count must not fail otherwise"
+    );
+}
+
+/// The same with no thread created while a broadcast is in flight: clean,
+/// for every listing model and for a filter-installing call.
+#[test]
+fn no_hold_with_alive_end_and_creation_gate_is_correct() {
+    for listing in [Listing::Atomic, Listing::Throughout, Listing::Readdir] {
+        for filter_call in [false, true] {
+            let cfg = Config {
+                no_hold: true,
+                alive_end: true,
+                creation_gate: true,
+                filter_call,
+                listing,
+                ..Config::engine(Bounds::from_env())
+            };
+            let out = run("no hold, DONE threads counted alive, creation gate", cfg);
+            assert_clean(&out);
+        }
+    }
+}
+
 #[test]
 fn reaping_only_sent_slots_hangs_on_a_thread_killed_running() {
     let cfg = Config {
