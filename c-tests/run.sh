@@ -117,6 +117,7 @@ t15_forged:c:90
 t16_soak:c:200
 t17_cancel:c:200
 t18_proc_view:c:90
+t19_inherited:c:90
 "
 
 passed=0
