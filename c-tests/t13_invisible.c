@@ -78,10 +78,11 @@
  *                notes how late it runs after the expiry. psx delays a
  *                signal to a thread it holds until the release (README,
  *                "Limits"); this bounds that delay: the median of three
- *                runs' p99 must be at most 3 x glibc's loop + 2 ms. Measured
- *                here: quiet, p99 28-34 us against glibc's 21-22 (no
- *                broadcasts: 38-45 us, the idle CPU wakes slower); with two
- *                CPU hogs 2.0-3.9 ms against 1.7-3.1 ms (the hogs' slices).
+ *                runs' p99 must be at most 3 x glibc's loop + 2 ms (every
+ *                expiry counts, also those one late delivery stood for).
+ *                Measured here: quiet, p99 23-34 us against glibc's 20-22;
+ *                with two CPU hogs 3.4-4.3 ms against 2.1-3.2 ms (the hogs'
+ *                slices); arm64 VM about 1.2 ms against 0.85 ms.
  *  seccomp-futex-waitv  a seccomp filter installed by the program on every
  *                thread (SECCOMP_FILTER_FLAG_TSYNC) that kills the process
  *                on futex_waitv (449) and allows everything else: a helper
@@ -1230,7 +1231,8 @@ static int case_throughput(int argc, char **argv)
  * a thread asleep in a raw FUTEX_WAIT, so no thread of ours sends it (a
  * sending thread could itself be held between reading the clock and
  * sending); the handler compares the clock with the expiry that queued the
- * signal (timer_getoverrun() counts the expiries it stood for).
+ * signal, and counts each later expiry the same delivery stood for
+ * (timer_getoverrun()) as a sample of its own.
  */
 #define SIGLAT_MAX 100000
 #define SIGLAT_PERIOD_NS 1000000L
@@ -1247,9 +1249,12 @@ static void on_usr2_latency(int sig)
     int saved = errno;
     long late = now_ns() - (g_sig_start_ns + g_sig_next * SIGLAT_PERIOD_NS);
     int overrun = timer_getoverrun(g_sig_timer);
-    g_sig_next += 1 + (overrun > 0 ? overrun : 0);
-    if (g_nsiglat < SIGLAT_MAX) {
-        g_siglat[g_nsiglat++] = late;
+    overrun = overrun > 0 ? overrun : 0;
+    g_sig_next += 1 + overrun;
+    /* The expiries this delivery stood for count too, each late from its
+     * own time: one long delay is then many late samples, not one. */
+    for (int i = 0; i <= overrun && g_nsiglat < SIGLAT_MAX; i++) {
+        g_siglat[g_nsiglat++] = late - i * SIGLAT_PERIOD_NS;
     }
     errno = saved;
 }
@@ -1283,7 +1288,7 @@ static void sig_timer_start(pid_t tid)
 }
 
 /* One run of ms milliseconds; kind as pc_run(). Returns the p99 in us and
- * stores the number of signals handled in *n and the maximum in *max_us. */
+ * stores the number of expiries in *n and the maximum in *max_us. */
 static long sig_run(int kind, long ms, int *n, long *max_us)
 {
     g_nsiglat = 0;
@@ -1342,9 +1347,9 @@ static int case_signal_latency(int argc, char **argv)
             int n;
             long max_us;
             p99[k][rep] = sig_run(k, 1000, &n, &max_us);
-            ct_log("%-22s %5d signals, handler late by p99 %ld us, max %ld us",
+            ct_log("%-22s %5d expiries, handler late by p99 %ld us, max %ld us",
                    names[k], n, p99[k][rep], max_us);
-            CT_CHECK(n >= 100, "only %d timer signals in a second", n);
+            CT_CHECK(n >= 900, "only %d timer expiries seen in a second", n);
         }
     }
     for (int k = 0; k <= 2; k++) {

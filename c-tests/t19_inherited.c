@@ -11,10 +11,11 @@
  * adds one filter to the thread; a new thread starts with its creator's
  * filters. So Seccomp_filters in /proc/<pid>/task/<tid>/status counts every
  * application of the call, inherited or run, and after NCALLS broadcasts
- * every live thread must show exactly NCALLS: fewer is a thread missed,
- * more is a call run on a thread that had inherited it.
+ * every live thread must show exactly NCALLS more than the process had at
+ * start: fewer is a thread missed, more is a call run on a thread that had
+ * inherited it.
  *
- *  filters   one thread broadcasts NCALLS times, 2 ms apart, while
+ *  filters   one thread broadcasts NCALLS (8) times, 2 ms apart, while
  *            spawners keep making threads, through psx's wrapper and
  *            around it, that make threads of their own, and now and then
  *            one that lives to the end. Then the spawners stop, every
@@ -30,8 +31,16 @@
  * of wrapped and unwrapped creators. This engine: 50 of 50 (20 with two
  * CPU hogs). Needs
  * root (CAP_SYS_ADMIN for a filter without no_new_privs). Each run of the
- * call compiles a BPF program, so the case keeps them few (10 broadcasts,
- * about 15 threads each; see c-tests/README.md, "Seccomp filters").
+ * call compiles a BPF program, so the case keeps them few (8 broadcasts,
+ * about 12 threads each; see c-tests/README.md, "Seccomp filters").
+ *
+ * What it does not cover: installing a filter is a call that may kill a
+ * thread, so these broadcasts end only through the broadcaster's count
+ * of live Done threads (src/broadcast.rs, "Ending after a call that may
+ * kill"), never by the last answer; the last answer's path has no
+ * inherited, cumulative state here to count and is checked by the model
+ * only. A process that starts with filters of its own (a container's)
+ * is fine: the count is taken relative to the main thread's at start.
  */
 #include "common.h"
 
@@ -46,11 +55,12 @@
 #include <unistd.h>
 #include <sys/psx_syscall.h>
 
-#define NCALLS 10
+#define NCALLS 8
 #define NSPAWNERS 2
-#define MAX_KEEPERS 10
+#define MAX_KEEPERS 8
 
 static int g_stop;
+static long g_base; /* the process's own filters at start */
 static int g_release;
 static int g_keepers;
 static pthread_t g_keeper[MAX_KEEPERS];
@@ -125,21 +135,26 @@ static void *spawner(void *arg)
     return NULL;
 }
 
-/* Whether a thread counts exactly NCALLS filters; says what any other
- * count means. */
+/* The Seccomp_filters count of a status text, or -1. */
+static long filters_in(const char *status)
+{
+    char value[32];
+    if (ct_field(status, "Seccomp_filters", value, sizeof(value)) != 0) {
+        return -1;
+    }
+    return strtol(value, NULL, 10);
+}
+
+/* Whether a thread counts exactly NCALLS filters more than the process
+ * had; says what any other count means. */
 static int counts_every_call(pid_t tid, const char *status, void *arg)
 {
     (void)arg;
-    char value[32];
-    if (ct_field(status, "Seccomp_filters", value, sizeof(value)) != 0) {
-        ct_log("thread %d: no Seccomp_filters line", (int)tid);
-        return 0;
-    }
-    long n = strtol(value, NULL, 10);
+    long n = filters_in(status) - g_base;
     if (n != NCALLS) {
-        ct_log("thread %d: %ld filters, not %d: %s", (int)tid, n, NCALLS,
-               n > NCALLS ? "it ran a call it had inherited"
-                          : "a broadcast missed it");
+        ct_log("thread %d: %ld filters of ours, not %d: %s", (int)tid, n,
+               NCALLS, n > NCALLS ? "it ran a call it had inherited"
+                                  : "a broadcast missed it");
     }
     return n == NCALLS;
 }
@@ -150,6 +165,12 @@ static int case_filters(int argc, char **argv)
     (void)argv;
     ct_check_library();
     CT_CHECK(geteuid() == 0, "needs root (a filter without no_new_privs)");
+    char status[4096];
+    CT_CHECK(ct_read_status(0, ct_gettid(), status, sizeof(status)) == 0,
+             "reading our own status");
+    g_base = filters_in(status);
+    CT_CHECK(g_base >= 0, "no Seccomp_filters line in /proc (Linux >= 5.9 "
+             "shows it): this test cannot count filters here");
     pthread_t sp[NSPAWNERS];
     for (long i = 0; i < NSPAWNERS; i++) {
         CT_CHECK(ct_thread(&sp[i], spawner, (void *)i, (int)i & 1, 0) == 0,

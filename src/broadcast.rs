@@ -352,11 +352,11 @@ impl Settle {
         }
     }
 
-    /// A listing found threads without a slot: progress, so the next
-    /// empty listing counts at once again.
+    /// A listing found threads without a slot: the next empty listing
+    /// counts at once again. The interval keeps growing: a count that stays
+    /// off while threads keep coming (one stuck exiting) costs few waits.
     fn found_new(&mut self) {
         self.empty_listings = 0;
-        self.wait_ns = SETTLE_FIRST_NS;
     }
 
     /// A whole listing found nothing new while the count was off.
