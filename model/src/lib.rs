@@ -1130,7 +1130,7 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                 // broadcast::let_last_answer_end (the engine publishes it
                 // after the first listing; no slot is SENT before that).
                 let zombie = u8::from(c != MAIN && s.zombie_main || cfg.end_base_phantom_zombie);
-                ns.end_base = if cfg.last_answer_ends && !cfg.filter_call && !cfg.no_hold {
+                ns.end_base = if cfg.last_answer_ends && !cfg.filter_call {
                     1 + zombie
                 } else {
                     0

@@ -21,6 +21,24 @@ fn assert_clean(out: &Outcome) {
     assert!(out.final_states > 0, "no final state reached");
 }
 
+/// `cfg` with each listing model and each kind of call must be clean.
+fn assert_clean_for_every_listing_and_call(title: &str, cfg: Config) {
+    for listing in [Listing::Atomic, Listing::Throughout, Listing::Readdir] {
+        for filter_call in [false, true] {
+            let cfg = Config {
+                filter_call,
+                listing,
+                ..cfg
+            };
+            let out = run(
+                &format!("{title}, {listing:?} listings, filter call: {filter_call}"),
+                cfg,
+            );
+            assert_clean(&out);
+        }
+    }
+}
+
 /// Requires a counterexample of `kind` (panics with `why` if there is
 /// none) and prints its length.
 fn expect_violation(out: &Outcome, kind: Kind, why: &str) {
@@ -146,21 +164,11 @@ fn seeing_only_threads_alive_throughout_is_not_enough() {
 /// listing sees, for every call.
 #[test]
 fn ending_on_the_count_only_is_correct_for_any_listing() {
-    for listing in [Listing::Atomic, Listing::Throughout, Listing::Readdir] {
-        for filter_call in [false, true] {
-            let cfg = Config {
-                count_end: true,
-                filter_call,
-                listing,
-                ..Config::engine(Bounds::from_env())
-            };
-            let out = run(
-                &format!("count end, {listing:?} listings, filter call: {filter_call}"),
-                cfg,
-            );
-            assert_clean(&out);
-        }
-    }
+    let cfg = Config {
+        count_end: true,
+        ..Config::engine(Bounds::from_env())
+    };
+    assert_clean_for_every_listing_and_call("count end", cfg);
 }
 
 #[test]
@@ -238,20 +246,13 @@ fn no_hold_with_alive_end_only_runs_twice() {
 /// for every listing model and for a filter-installing call.
 #[test]
 fn no_hold_with_alive_end_and_creation_gate_is_correct() {
-    for listing in [Listing::Atomic, Listing::Throughout, Listing::Readdir] {
-        for filter_call in [false, true] {
-            let cfg = Config {
-                no_hold: true,
-                alive_end: true,
-                creation_gate: true,
-                filter_call,
-                listing,
-                ..Config::engine(Bounds::from_env())
-            };
-            let out = run("no hold, DONE threads counted alive, creation gate", cfg);
-            assert_clean(&out);
-        }
-    }
+    let cfg = Config {
+        no_hold: true,
+        alive_end: true,
+        creation_gate: true,
+        ..Config::engine(Bounds::from_env())
+    };
+    assert_clean_for_every_listing_and_call("no hold, DONE counted alive, creation gate", cfg);
 }
 
 #[test]
