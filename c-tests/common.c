@@ -104,6 +104,15 @@ long ct_now_ms(void)
     return ct_now_us() / 1000L;
 }
 
+int ct_once_per_ms(long *last, long ms)
+{
+    long now = ct_now_ms();
+    long then = __atomic_load_n(last, __ATOMIC_RELAXED);
+    return now - then >= ms &&
+           __atomic_compare_exchange_n(last, &then, now, 0, __ATOMIC_RELAXED,
+                                       __ATOMIC_RELAXED);
+}
+
 struct timespec ct_deadline(clockid_t clock, long ms)
 {
     struct timespec until;

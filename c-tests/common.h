@@ -57,6 +57,9 @@ long ct_raw6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 pid_t ct_gettid(void);
 long ct_now_ms(void);
 long ct_now_us(void); /* CLOCK_MONOTONIC, microseconds */
+/* 1 for the one caller, of any thread, that finds at least ms milliseconds
+ * gone since the moment in *last and claims now; 0 for every other. */
+int ct_once_per_ms(long *last, long ms);
 /* Sleeps ms milliseconds, resuming after signal handlers. */
 void ct_sleep_ms(long ms);
 /* The time on `clock` ms milliseconds from now (an absolute deadline). */

@@ -127,11 +127,7 @@ static void maybe_survivor(int unwrapped, long depth)
     if (!__atomic_load_n(&g_calling, __ATOMIC_ACQUIRE)) {
         return;
     }
-    long now = ct_now_ms();
-    long last = __atomic_load_n(&g_last_survivor_ms, __ATOMIC_RELAXED);
-    if (now - last < 5 ||
-        !__atomic_compare_exchange_n(&g_last_survivor_ms, &last, now, 0,
-                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    if (!ct_once_per_ms(&g_last_survivor_ms, 5)) {
         return;
     }
     pthread_mutex_lock(&g_mu);

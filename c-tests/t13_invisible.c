@@ -1099,6 +1099,34 @@ static void *glibc_broadcaster(void *arg)
     return NULL;
 }
 
+/* The other thread of throughput and signal-latency: kind 0 none, 1
+ * glibc's setresuid loop, 2 the psx loop. Started in *b. */
+static void loop_start(int kind, pthread_t *b)
+{
+    g_bc_stop = 0;
+    g_bc_calls = 0;
+    g_gl_stop = 0;
+    g_gl_calls = 0;
+    if (kind == 1) {
+        CT_CHECK(ct_thread(b, glibc_broadcaster, NULL, 0, 0) == 0, "thread");
+    } else if (kind == 2) {
+        CT_CHECK(ct_thread(b, broadcaster, (void *)(long)SYS_getpid, 0, 0) ==
+                     0, "thread");
+    }
+}
+
+/* Stops the loop loop_start() started; returns how many calls it made. */
+static long loop_stop(int kind, pthread_t b)
+{
+    if (kind == 0) {
+        return 0;
+    }
+    int *stop = kind == 1 ? &g_gl_stop : &g_bc_stop;
+    __atomic_store_n(stop, 1, __ATOMIC_RELEASE);
+    pthread_join(b, NULL);
+    return kind == 1 ? g_gl_calls : g_bc_calls;
+}
+
 struct pc_result {
     double items_per_s;
     long p50, p99, max; /* us */
@@ -1117,19 +1145,10 @@ static struct pc_result pc_run(int kind, long ms)
     g_q.signal_ns = 0;
     g_q.consumer_waiting = 0;
     g_nlat = 0;
-    g_bc_stop = 0;
-    g_bc_calls = 0;
-    g_gl_stop = 0;
-    g_gl_calls = 0;
-    pthread_t p, c, b;
+    pthread_t p, c, b = 0;
     CT_CHECK(ct_thread(&c, consumer, NULL, 0, 0) == 0, "thread");
     CT_CHECK(ct_thread(&p, producer, NULL, 0, 0) == 0, "thread");
-    if (kind == 1) {
-        CT_CHECK(ct_thread(&b, glibc_broadcaster, NULL, 0, 0) == 0, "thread");
-    } else if (kind == 2) {
-        CT_CHECK(ct_thread(&b, broadcaster, (void *)(long)SYS_getpid, 0, 0) ==
-                     0, "thread");
-    }
+    loop_start(kind, &b);
     long t0 = now_ns();
     ct_sleep_ms(ms);
     pthread_mutex_lock(&g_q.mu);
@@ -1141,15 +1160,7 @@ static struct pc_result pc_run(int kind, long ms)
     pthread_mutex_unlock(&g_q.mu);
     pthread_join(p, NULL);
     pthread_join(c, NULL);
-    if (kind == 1) {
-        __atomic_store_n(&g_gl_stop, 1, __ATOMIC_RELEASE);
-        pthread_join(b, NULL);
-        res.calls = g_gl_calls;
-    } else if (kind == 2) {
-        __atomic_store_n(&g_bc_stop, 1, __ATOMIC_RELEASE);
-        pthread_join(b, NULL);
-        res.calls = g_bc_calls;
-    }
+    res.calls = loop_stop(kind, b);
     res.items_per_s = (double)items * 1e9 / (double)(t1 - t0);
     res.nlat = g_nlat;
     if (g_nlat > 0) {
@@ -1293,30 +1304,17 @@ static long sig_run(int kind, long ms, int *n, long *max_us)
 {
     g_nsiglat = 0;
     g_sig_stop = 0;
-    g_bc_stop = 0;
-    g_gl_stop = 0;
     pid_t tid = 0;
-    pthread_t t, b;
+    pthread_t t, b = 0;
     CT_CHECK(ct_thread(&t, sig_target, &tid, 0, 0) == 0, "thread");
     while (__atomic_load_n(&tid, __ATOMIC_ACQUIRE) == 0) {
         ct_sleep_ms(1);
     }
-    if (kind == 1) {
-        CT_CHECK(ct_thread(&b, glibc_broadcaster, NULL, 0, 0) == 0, "thread");
-    } else if (kind == 2) {
-        CT_CHECK(ct_thread(&b, broadcaster, (void *)(long)SYS_getpid, 0, 0) ==
-                     0, "thread");
-    }
+    loop_start(kind, &b);
     sig_timer_start(tid);
     ct_sleep_ms(ms);
     CT_CHECK(timer_delete(g_sig_timer) == 0, "timer_delete");
-    if (kind == 1) {
-        __atomic_store_n(&g_gl_stop, 1, __ATOMIC_RELEASE);
-        pthread_join(b, NULL);
-    } else if (kind == 2) {
-        __atomic_store_n(&g_bc_stop, 1, __ATOMIC_RELEASE);
-        pthread_join(b, NULL);
-    }
+    loop_stop(kind, b);
     __atomic_store_n(&g_sig_stop, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&g_sig_word, 1, __ATOMIC_RELEASE);
     ct_raw6(SYS_futex, (long)&g_sig_word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);

@@ -88,11 +88,7 @@ static void *keeper(void *arg)
  * gets here, wrapped or not. */
 static void maybe_keeper(int unwrapped)
 {
-    long now = ct_now_ms();
-    long last = __atomic_load_n(&g_last_keeper_ms, __ATOMIC_RELAXED);
-    if (now - last < 3 ||
-        !__atomic_compare_exchange_n(&g_last_keeper_ms, &last, now, 0,
-                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    if (!ct_once_per_ms(&g_last_keeper_ms, 3)) {
         return;
     }
     pthread_mutex_lock(&g_mu);
