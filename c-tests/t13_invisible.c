@@ -1463,7 +1463,7 @@ static const struct ct_case cases[] = {
     {"seccomp-futex-waitv", case_seccomp, 90, 0},
     {"throughput", case_throughput, 60, 0},
     {"signal-latency", case_signal_latency, 60, 0},
-    {"seccomp-child", case_seccomp_child, 30, 1},
+    {"seccomp-child", case_seccomp_child, 30, CT_HELPER},
     {NULL, NULL, 0, 0},
 };
 

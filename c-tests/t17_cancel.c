@@ -31,7 +31,7 @@
  * On the engine before all signals were blocked in psx's handler, with
  * glibc 2.41/2.43, cancels were lost at about glibc's own rate.
  *
- * cancel-and-signal-during-hold: a waiter (cond, sem, read) is held in
+ * hold-cancel-and-signal (hold mode): a waiter (cond, sem, read) is held in
  * psx's handler by a broadcast that the test's thread keeps open (it blocks
  * signal 33 until it has sent the signals);
  * it gets SIGUSR1 (a handler with, then without SA_RESTART) and a cancel,
@@ -316,8 +316,8 @@ static int case_glibc(int argc, char **argv)
 
 static const struct ct_case cases[] = {
     {"cancel-under-psx-broadcasts", case_psx, 90, 0},
-    {"cancel-and-signal-during-hold", case_hold, 90, 0},
-    {"cancel-under-glibc-setxid-for-comparison", case_glibc, 90, 1},
+    {"hold-cancel-and-signal", case_hold, 90, CT_HOLD},
+    {"cancel-under-glibc-setxid-for-comparison", case_glibc, 90, CT_HELPER},
     {NULL, NULL, 0, 0},
 };
 

@@ -34,6 +34,7 @@ pub mod ffi;
 mod arch;
 mod broadcast;
 mod fork;
+mod gate;
 mod handler;
 mod init;
 mod install;
