@@ -82,7 +82,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -1367,6 +1370,80 @@ static int case_signal_listing(int argc, char **argv)
     return 0;
 }
 
+
+/* ------------------------------------------------------------ creator */
+
+static void *never_runs(void *arg)
+{
+    return arg;
+}
+
+/* Installs, on this thread only, a filter that kills it at clone3/clone,
+ * then creates a thread through psx's wrapper: it dies inside
+ * pthread_create, past psx's creation gate. */
+static void *die_in_clone(void *arg)
+{
+    pid_t *tid = arg;
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_THREAD),
+    };
+    struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
+    long r = ct_raw6(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0,
+                     0, 0);
+    if (r != 0) {
+        return (void *)1;
+    }
+    __atomic_store_n(tid, ct_gettid(), __ATOMIC_RELEASE);
+    pthread_t t;
+    pthread_create(&t, NULL, never_runs, NULL); /* killed in here */
+    return (void *)2;
+}
+
+/* Default mode: a creator killed inside pthread_create never leaves psx's
+ * creation gate. The next broadcast must still run (it takes the dead
+ * creator's place back after its 1 s check) with every thread once, and
+ * the one after it must not wait again. */
+static int case_creator_killed(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    ct_require_root();
+    ct_check_library();
+    ct_count_fd();
+    struct ct_group *idle = ct_start_idle(4, CT_IDLE_COND, 1, 0);
+    pid_t tid = 0;
+    pthread_t d;
+    CT_CHECK(pthread_create(&d, NULL, die_in_clone, &tid) == 0, "thread");
+    long until = ct_now_ms() + 5000;
+    while (!__atomic_load_n(&tid, __ATOMIC_ACQUIRE) ||
+           task_alive(tid, NULL, 0)) {
+        CT_CHECK(ct_now_ms() < until, "the creator did not die in clone "
+                 "(filter refused, or clone not reached)");
+        ct_sleep_ms(1);
+    }
+    static struct ct_snap before, after;
+    for (int i = 1; i <= 2; i++) {
+        ct_snap_take(&before, task_wchar, 1);
+        long t0 = ct_now_ms();
+        long r = psx_syscall3(CT_COUNT_CALL);
+        long took = ct_now_ms() - t0;
+        CT_CHECK(r == CT_COUNT_BYTES, "broadcast %d: %ld errno %d", i, r,
+                 errno);
+        ct_snap_take(&after, task_wchar, 1);
+        check_once(&before, &after, CT_COUNT_BYTES, i, "creator-killed");
+        ct_log("broadcast %d after the creator died in clone: %ld ms", i,
+               took);
+        CT_CHECK(took < (i == 1 ? 5000 : 500), "broadcast %d took %ld ms: "
+                 "psx still waits for a dead creator", i, took);
+    }
+    ct_stop_idle(idle);
+    return 0;
+}
+
 static const struct ct_case cases[] = {
     {"cancel-after-answer", case_cancel_held, 40, CT_NO_HOLD},
     {"exit-from-nested-handler", case_exit_nested, 40, CT_NO_HOLD},
@@ -1380,6 +1457,7 @@ static const struct ct_case cases[] = {
     {"fork-during-broadcasts", case_fork, 40, 0},
     {"exit-group-during-broadcast", case_exit_group, 40, 0},
     {"signal-during-listing", case_signal_listing, 40, 0},
+    {"creator-killed-in-clone", case_creator_killed, 40, CT_NO_HOLD},
     {"exit-child", case_exit_child, 0, CT_HELPER},
     {NULL, NULL, 0, 0},
 };

@@ -244,12 +244,75 @@ static int case_filters_unwrapped(int argc, char **argv)
     return run_filters();
 }
 
+/* Proof that the library runs the hold mode, seen from /proc: during a
+ * broadcast kept open by a thread that blocks signal 33, an idle thread
+ * that has run the call (its count shows it) stays in psx's handler, which
+ * blocks every signal (SigBlk has 33), for 50 ms. Without it, this case
+ * would pass about 2 runs in 3 even if the variable were ignored. */
+static int g_probe_release;
+static pid_t g_probe_blocker;
+
+static void *probe_blocker(void *arg)
+{
+    (void)arg;
+    ct_block_sig33(1);
+    __atomic_store_n(&g_probe_blocker, ct_gettid(), __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&g_probe_release, __ATOMIC_ACQUIRE)) {
+        ct_sleep_ms(1);
+    }
+    ct_block_sig33(0); /* answers the broadcast here */
+    return NULL;
+}
+
+static void *probe_broadcast(void *arg)
+{
+    (void)arg;
+    long r = psx_syscall3(CT_COUNT_CALL);
+    return (void *)r;
+}
+
+static void require_threads_held(void)
+{
+    ct_count_fd();
+    struct ct_group *idle = ct_start_idle(1, CT_IDLE_COND, 1, 0);
+    /* This thread watches while the broadcast is open: answering now, it
+     * would be held too. */
+    ct_block_sig33(1);
+    pid_t tid = ct_group_tid(idle, 0);
+    pthread_t bl, bc;
+    CT_CHECK(pthread_create(&bl, NULL, probe_blocker, NULL) == 0, "thread");
+    while (!__atomic_load_n(&g_probe_blocker, __ATOMIC_ACQUIRE)) {
+        ct_sleep_ms(1);
+    }
+    CT_CHECK(pthread_create(&bc, NULL, probe_broadcast, NULL) == 0, "thread");
+    long until = ct_now_ms() + 5000;
+    while (ct_thread_count(0, tid) != 1) {
+        CT_CHECK(ct_now_ms() < until, "the idle thread never ran the call");
+        ct_sleep_ms(1);
+    }
+    for (long end = ct_now_ms() + 50; ct_now_ms() < end; ct_sleep_ms(1)) {
+        char st[4096];
+        CT_CHECK(ct_read_status(0, tid, st, sizeof(st)) == 0, "status");
+        CT_CHECK((ct_field_hex(st, "SigBlk") >> 32) & 1, "thread %d ran the "
+                 "call and left psx's handler while the broadcast was open: "
+                 "the hold mode is not in force", (int)tid);
+    }
+    __atomic_store_n(&g_probe_release, 1, __ATOMIC_RELEASE);
+    ct_block_sig33(0);
+    void *r;
+    pthread_join(bl, NULL);
+    pthread_join(bc, &r);
+    CT_CHECK((long)r == CT_COUNT_BYTES, "the probe's broadcast: %ld", (long)r);
+    ct_stop_idle(idle);
+}
+
 /* Hold mode, both kinds of creator: exactly once. */
 static int case_hold_filters(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
     CT_CHECK(ct_hold_mode(), "not in the hold mode");
+    require_threads_held();
     g_unwrapped = 1;
     return run_filters();
 }

@@ -190,10 +190,10 @@ pub unsafe fn create(
     if data.is_null() {
         return libc::EAGAIN;
     }
-    gate::enter();
+    let pass = gate::enter();
     // SAFETY: the caller's arguments with our trampoline and its data.
     let ret = unsafe { real(thread, attr, Some(trampoline), data) };
-    gate::leave();
+    gate::leave(pass);
     if ret != 0 {
         // SAFETY: the thread was not created, so `data` is still ours.
         let _ = unsafe { take_back(data) };
