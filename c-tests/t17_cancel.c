@@ -241,6 +241,32 @@ static void *held_waiter_main(void *arg)
     return waiter((void *)(long)h->kind);
 }
 
+/* Starts a waiter of h->kind and returns once its tid is known. */
+static pthread_t start_waiter(struct held_waiter *h)
+{
+    pthread_t w;
+    CT_CHECK(pthread_create(&w, NULL, held_waiter_main, h) == 0, "waiter");
+    while (!__atomic_load_n(&h->tid, __ATOMIC_ACQUIRE)) {
+        ct_sleep_ms(1);
+    }
+    return w;
+}
+
+/* Joins a cancelled waiter: whether the cancel acted within 1 s (a lost
+ * one is made to act by waking the waiter, then it must be cancelled). */
+static int joined_cancelled(pthread_t w, int kind)
+{
+    void *ret = NULL;
+    struct timespec deadline = ct_deadline(CLOCK_REALTIME, 1000 * g_scale);
+    int r = pthread_timedjoin_np(w, &ret, &deadline);
+    if (r == ETIMEDOUT) {
+        nudge(kind);
+        CT_CHECK(pthread_join(w, &ret) == 0, "join after nudge");
+    }
+    CT_CHECK(ret == PTHREAD_CANCELED, "the waiter was not cancelled");
+    return r == 0;
+}
+
 /* One round: a waiter held in psx's handler by a broadcast that this
  * thread keeps open (it blocks signal 33 until then) gets SIGUSR1 and a
  * cancel; then the broadcast is let end. Returns whether the cancel acted
@@ -248,11 +274,7 @@ static void *held_waiter_main(void *arg)
 static int cancel_during_hold(int kind)
 {
     struct held_waiter h = {kind, 0};
-    pthread_t w, caller;
-    CT_CHECK(pthread_create(&w, NULL, held_waiter_main, &h) == 0, "waiter");
-    while (!__atomic_load_n(&h.tid, __ATOMIC_ACQUIRE)) {
-        ct_sleep_ms(1);
-    }
+    pthread_t w = start_waiter(&h), caller;
     /* One broadcast first, so that the next one starts from the threads
      * this one found (the waiter among them) and signals the waiter in its
      * first round, while this thread still blocks 33. */
@@ -269,15 +291,7 @@ static int cancel_during_hold(int kind)
     CT_CHECK(pthread_cancel(w) == 0, "pthread_cancel");
     ct_block_sig33(0); /* this thread answers: the broadcast ends */
     CT_CHECK(pthread_join(caller, NULL) == 0, "join caller");
-    void *ret = NULL;
-    struct timespec deadline = ct_deadline(CLOCK_REALTIME, 1000 * g_scale);
-    int r = pthread_timedjoin_np(w, &ret, &deadline);
-    if (r == ETIMEDOUT) {
-        nudge(kind);
-        CT_CHECK(pthread_join(w, &ret) == 0, "join after nudge");
-    }
-    CT_CHECK(ret == PTHREAD_CANCELED, "the waiter was not cancelled");
-    return r == 0;
+    return joined_cancelled(w, kind);
 }
 
 /* The default mode's form of the same window: the broadcast's call is a
@@ -298,11 +312,7 @@ static void *one_blocking_broadcast(void *arg)
 static int cancel_during_call(int kind)
 {
     struct held_waiter h = {kind, 0};
-    pthread_t w, caller;
-    CT_CHECK(pthread_create(&w, NULL, held_waiter_main, &h) == 0, "waiter");
-    while (!__atomic_load_n(&h.tid, __ATOMIC_ACQUIRE)) {
-        ct_sleep_ms(1);
-    }
+    pthread_t w = start_waiter(&h), caller;
     one_broadcast(NULL); /* as above: the next one signals the waiter first */
     ct_block_sig33(1);
     ct_sleep_ms(5);
@@ -320,18 +330,11 @@ static int cancel_during_call(int kind)
     CT_CHECK(pthread_kill(w, SIGUSR1) == 0, "pthread_kill");
     CT_CHECK(pthread_cancel(w) == 0, "pthread_cancel");
     CT_CHECK(write(g_token[1], "w", 1) == 1, "token"); /* the waiter's */
-    void *ret = NULL;
-    struct timespec deadline = ct_deadline(CLOCK_REALTIME, 1000 * g_scale);
-    int r = pthread_timedjoin_np(w, &ret, &deadline);
-    if (r == ETIMEDOUT) {
-        nudge(kind);
-        CT_CHECK(pthread_join(w, &ret) == 0, "join after nudge");
-    }
-    CT_CHECK(ret == PTHREAD_CANCELED, "the waiter was not cancelled");
+    int in_time = joined_cancelled(w, kind);
     CT_CHECK(write(g_token[1], "m", 1) == 1, "token"); /* this thread's */
     ct_block_sig33(0);
     CT_CHECK(pthread_join(caller, NULL) == 0, "join caller");
-    return r == 0;
+    return in_time;
 }
 
 /* Both rounds of SIGUSR1 (without, then with SA_RESTART), each wait kind
@@ -355,30 +358,30 @@ static void rounds_with_usr1(int (*round)(int))
     }
 }
 
-static int case_in_call(int argc, char **argv)
+/* The set-up both cases share, then their rounds. */
+static int run_rounds(int (*round)(int))
 {
-    (void)argc;
-    (void)argv;
     ct_check_library();
     const char *scale = getenv("PSX_TIMEOUT_SCALE");
     g_scale = scale && atol(scale) > 0 ? atol(scale) : 1;
     CT_CHECK(sem_init(&g_sem, 0, 0) == 0, "sem_init");
     CT_CHECK(pipe(g_pipe) == 0 && pipe(g_token) == 0, "pipe");
-    rounds_with_usr1(cancel_during_call);
+    rounds_with_usr1(round);
     return 0;
+}
+
+static int case_in_call(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return run_rounds(cancel_during_call);
 }
 
 static int case_hold(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    ct_check_library();
-    const char *scale = getenv("PSX_TIMEOUT_SCALE");
-    g_scale = scale && atol(scale) > 0 ? atol(scale) : 1;
-    CT_CHECK(sem_init(&g_sem, 0, 0) == 0, "sem_init");
-    CT_CHECK(pipe(g_pipe) == 0, "pipe");
-    rounds_with_usr1(cancel_during_hold);
-    return 0;
+    return run_rounds(cancel_during_hold);
 }
 
 static int case_psx(int argc, char **argv)
