@@ -94,6 +94,22 @@
 //! success of counting Done threads without the alive check, and those of
 //! ending on a listing.
 //!
+//! # Holding when threads keep appearing (default mode)
+//! Without the hold, a thread that answered may make threads around the
+//! gate, and every round can then find new ones: a broadcast ends only at
+//! a round without, and under sustained creation that took seconds
+//! (c-tests/t16 soak: 9 s, and a 10 s stall in the arm64 VM). So when a
+//! second listing of one broadcast finds new threads ([`ESCALATE_AFTER`]),
+//! the rest of it holds as the hold mode does: `ESCALATED` names its
+//! generation, threads that answer from then on hold, and each that
+//! answered before gets a hold-only signal (`protocol::HOLD_ONLY`). A
+//! thread sees the escalation after its slot is Done, or the broadcaster
+//! sees it Done after the escalation (a SeqCst fence on each side), so
+//! none is left out but one that exits or whose signal queue is full,
+//! which only costs time: the end condition is the default mode's (Done
+//! threads checked alive), never the hold's. A program sees the hold only
+//! in such a broadcast; the soak's longest broadcast fell to tens of ms.
+//!
 //! # The hold mode (opt-in: `PSX_HOLD_THREADS=1`)
 //! For a program whose threads are made around psx's wrapper and that
 //! broadcasts calls that are not idempotent (a seccomp filter, a Landlock
@@ -305,6 +321,7 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     }
     let_last_answer_end(table, me, pid, check_alive);
     let mut failed_listings = 0;
+    let mut rounds_with_new = 0;
     let mut settle = Settle::new();
     loop {
         // Ended by the last thread to answer: held threads may be leaving,
@@ -331,6 +348,10 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
             wait_to_list_again(&mut finder, &mut failed_listings);
         } else if table.len() > first_new {
             settle.found_new(); // another round
+            rounds_with_new += 1;
+            if rounds_with_new == ESCALATE_AFTER && !protocol::holds_threads() {
+                escalate(table, generation, pid);
+            }
         } else if count.is_none() && count_now(finder.as_ref()).is_none() {
             // No count to go on, even through the listing's descriptor (no
             // /proc of ours: the registry): the listing is the last resort
@@ -345,8 +366,32 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     // other thread saves the system call). Woken even when the last answer
     // released: it may not have been scheduled for its own wake yet.
     protocol::release(generation);
-    if protocol::holds_threads() && table.slots().iter().any(|s| s.state() == State::Done) {
+    if protocol::holds_in(generation) && table.slots().iter().any(|s| s.state() == State::Done) {
         sys::futex_wake(&RELEASED, c_int::MAX);
+    }
+}
+
+/// How many listings of one broadcast may find new threads before the
+/// default mode holds the threads that answer (module doc, "Holding when
+/// threads keep appearing"): the first finds those made since the previous
+/// broadcast; a second means threads appear while this one runs.
+const ESCALATE_AFTER: u32 = 2;
+
+/// Makes the rest of broadcast `generation` hold, as the hold mode does:
+/// threads that answer from now on hold, and each that answered before
+/// gets a hold-only signal (best effort: it only bounds the broadcast's
+/// length; a thread that is gone or whose queue is full is skipped).
+fn escalate(table: &Table, generation: u32, pid: c_int) {
+    protocol::ESCALATED.store(generation, Ordering::SeqCst);
+    // Pairs with the handler's fence between its slot's Done and its look
+    // at ESCALATED: one of the two sees the other.
+    core::sync::atomic::fence(Ordering::SeqCst);
+    let value = protocol::encode(generation, protocol::HOLD_ONLY);
+    let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);
+    for slot in table.slots() {
+        if slot.state() == State::Done {
+            let _ = sys::tgsigqueueinfo(pid, slot.tid(), SIGNAL, &info);
+        }
     }
 }
 

@@ -51,6 +51,21 @@ pub fn holds_threads() -> bool {
     HOLD_THREADS.load(Ordering::Relaxed)
 }
 
+/// The generation of a default-mode broadcast that holds threads anyway:
+/// one in which threads kept appearing (`broadcast`, "Holding when threads
+/// keep appearing"). Handlers that answer it hold, as in the hold mode.
+pub static ESCALATED: AtomicU32 = AtomicU32::new(0);
+
+/// The slot index of a signal that only holds its thread (no call): sent
+/// to threads that answered an escalated broadcast before it escalated.
+pub const HOLD_ONLY: usize = 0xffff_ffff;
+
+/// Whether a thread that answered broadcast `generation` holds.
+/// Runs in a signal handler: two atomic loads.
+pub fn holds_in(generation: u32) -> bool {
+    holds_threads() || ESCALATED.load(Ordering::SeqCst) == generation
+}
+
 /// Generation of the current (or last) broadcast.
 pub static GENERATION: AtomicU32 = AtomicU32::new(0);
 /// Last generation released; held handlers wait for it to reach theirs.

@@ -30,6 +30,14 @@ pub fn on_signal(value: u64) {
     if GENERATION.load(Ordering::Acquire) != generation {
         return; // a late duplicate of an earlier broadcast
     }
+    if index == protocol::HOLD_ONLY {
+        // A thread that answered before the broadcast escalated: no call,
+        // only the hold (a forged one delays this thread until the end).
+        if protocol::holds_in(generation) {
+            hold(generation);
+        }
+        return;
+    }
     let Some(slot) = slots::lookup(index) else {
         return;
     };
@@ -41,14 +49,37 @@ pub fn on_signal(value: u64) {
     // cannot end, nor another begin, while the slot is Running.
     let generation = GENERATION.load(Ordering::Acquire);
     if !protocol::holds_threads() {
-        // The default: back to the program at once, as glibc's handler.
+        // The default: back to the program at once, as glibc's handler,
+        // unless the broadcast has escalated. Looked at after the slot is
+        // Done (SeqCst fence; the broadcaster fences between its store of
+        // ESCALATED and its look at the slots): either this thread sees
+        // the escalation, or the broadcaster sees it Done and sends it a
+        // hold-only signal.
         run_claimed(slot, generation);
+        core::sync::atomic::fence(Ordering::SeqCst);
+        if protocol::holds_in(generation) {
+            hold(generation);
+        }
         return;
     }
     // Counted before the slot is Done, so before the broadcast can end.
     HELD.fetch_add(1, Ordering::AcqRel);
     run_claimed(slot, generation);
     hold_until_released(generation);
+    left_hold();
+}
+
+/// Holds this thread until broadcast `generation` is released, counted in
+/// `HELD`. Runs in a signal handler: atomics and futex calls.
+fn hold(generation: u32) {
+    HELD.fetch_add(1, Ordering::AcqRel);
+    hold_until_released(generation);
+    left_hold();
+}
+
+/// One held thread fewer; wakes a broadcaster waiting for the last
+/// (`broadcast::let_held_threads_leave`). Runs in a signal handler.
+fn left_hold() {
     if HELD.fetch_sub(1, Ordering::AcqRel) == 1 {
         sys::futex_wake(&HELD, 1);
     }
