@@ -5,6 +5,8 @@
 #   A  this project's libpsx.a        (static, -Wl,--wrap=pthread_create)
 #   B  Debian's libpsx.a (libcap-dev)  (static, -Wl,--wrap=pthread_create)
 #   C  glibc's setresuid(-1,-1,-1)     (glibc's own setxid broadcast)
+#   H  A again in psx's opt-in hold mode (PSX_HOLD_THREADS=1): broadcasts
+#      and producer/consumer only
 # The three executables run alternately (A B C A B C ...), one batch each per
 # round; the table shows the median across rounds.
 #
@@ -120,25 +122,31 @@ RES=$B/results.txt
 T0=$(date +%s)
 run1() { # impl args... ; appends "impl key=value..." to $RES
     impl=$1; shift
+    exe=$impl hold=
+    if [ "$impl" = hold ]; then
+        exe=ours hold=1 # the same executable, psx's hold mode
+    fi
     if [ -n "$ROOT" ]; then
         # in-userland.sh prints the userland's glibc first: dropped here.
-        out=$(timeout 120 sh "$PSX_ROOT/scripts/in-userland.sh" "$ROOT" "$B/bench-$impl" "$@") \
-            || fail "bench-$impl $* failed in $ROOT (exit $?)"
+        out=$(PSX_HOLD_THREADS=$hold timeout 120 sh "$PSX_ROOT/scripts/in-userland.sh" "$ROOT" "$B/bench-$exe" "$@") \
+            || fail "bench-$exe $* (hold=$hold) failed in $ROOT (exit $?)"
         out=$(printf '%s\n' "$out" | sed 1d)
     else
-        out=$(timeout 120 "$B/bench-$impl" "$@") || fail "bench-$impl $* failed (exit $?)"
+        out=$(PSX_HOLD_THREADS=$hold timeout 120 "$B/bench-$exe" "$@") \
+            || fail "bench-$exe $* (hold=$hold) failed (exit $?)"
     fi
     echo "$impl $* $out" >>"$RES"
 }
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
     echo "bench: round $r/$ROUNDS" >&2
-    # Rotate who goes first (A B C, B C A, C A B): the first run after a
+    # Rotate who goes first (A B C H, B C H A, ...): the first run after a
     # 4096-thread one pays for the kernel tearing those threads down.
-    case $((r % 3)) in
-        1) ORDER="ours debian glibc" ;;
-        2) ORDER="debian glibc ours" ;;
-        0) ORDER="glibc ours debian" ;;
+    case $((r % 4)) in
+        1) ORDER="ours debian glibc hold" ;;
+        2) ORDER="debian glibc hold ours" ;;
+        3) ORDER="glibc hold ours debian" ;;
+        0) ORDER="hold ours debian glibc" ;;
     esac
     for mode in idle mixed; do
         for n in $COUNTS; do
@@ -149,7 +157,7 @@ while [ "$r" -le "$ROUNDS" ]; do
         done
     done
     for impl in $ORDER; do
-        run1 $impl create $CREATES
+        [ "$impl" = hold ] || run1 $impl create $CREATES
         run1 $impl pc $((BUDGET * 4))
     done
     r=$((r + 1))
@@ -160,7 +168,7 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- table --------------------------------------------------------------------
 {
 echo "Machine: $CPU, $NCPU cores, kernel $KERNEL, $GLIBC; load average $LOAD0 at start, $LOAD1 at end."
-echo "Medians of $ROUNDS rounds (each round runs A, B, C one after another, who goes first rotating; a batch is ~${BUDGET} ms of calls, its median per call is kept); $((T1 - T0)) s in all."
+echo "Medians of $ROUNDS rounds (each round runs A, B, C, H one after another, who goes first rotating; a batch is ~${BUDGET} ms of calls, its median per call is kept); $((T1 - T0)) s in all."
 echo
 echo "Executables: ours = bench-ours [$A_NAME] $P_OURS;"
 echo "Debian = bench-debian [libcap-dev $DEB_VER, $(basename "$DEB_LIB") from apt-get download] $P_DEB;"
@@ -193,12 +201,13 @@ END {
         if (mode == "idle") print "One call on every thread, threads idle in a condition variable (microseconds per call, median):"
         else print "Mixed: 2 threads spinning (1 when N=1), the others half in a condition variable, half blocked in read() (microseconds per call, median):"
         print ""
-        printf "| threads | %s | Debian libpsx | glibc setxid | %s/glibc | %s/Debian |\n", A, A, A
-        print "|---:|---:|---:|---:|---:|---:|"
+        printf "| threads | %s | Debian libpsx | glibc setxid | %s/glibc | %s/Debian | %s, hold mode | hold/glibc |\n", A, A, A, A
+        print "|---:|---:|---:|---:|---:|---:|---:|---:|"
         for (k = 1; k <= nn; k++) {
             n = ns[k]
             o = med("ours" SUBSEP mode SUBSEP n); d = med("debian" SUBSEP mode SUBSEP n); g = med("glibc" SUBSEP mode SUBSEP n)
-            printf "| %s | %s | %s | %s | %s | %s |\n", n, fmt(o), fmt(d), fmt(g), ratio(o, g), ratio(o, d)
+            h = med("hold" SUBSEP mode SUBSEP n)
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", n, fmt(o), fmt(d), fmt(g), ratio(o, g), ratio(o, d), fmt(h), ratio(h, g)
             T[mode, n, "ours"] = o; T[mode, n, "glibc"] = g
         }
         print ""
@@ -216,11 +225,12 @@ END {
     print "|---:|---:|---:|---:|---:|---:|"
     printf "| %s | %s | %s | %s | %s | %s |\n\n", fmt(oc), fmt(orl), ratio(oc, orl), fmt(dc), ratio(dc, drl), fmt(gc)
     op = med("ours" SUBSEP "pc"); dp = med("debian" SUBSEP "pc"); gp = med("glibc" SUBSEP "pc")
+    hp = med("hold" SUBSEP "pc")
     print "Producer/consumer on a condition variable while another thread broadcasts back to back (items per second, median; higher is better):"
     print ""
-    printf "| %s | Debian libpsx | glibc setresuid loop | glibc/%s | Debian/%s |\n", A, A, A
-    print "|---:|---:|---:|---:|---:|"
-    printf "| %s | %s | %s | %s | %s |\n\n", fmt(op), fmt(dp), fmt(gp), ratio(gp, op), ratio(dp, op)
+    printf "| %s | Debian libpsx | glibc setresuid loop | glibc/%s | Debian/%s | %s, hold mode | glibc/hold |\n", A, A, A, A
+    print "|---:|---:|---:|---:|---:|---:|---:|"
+    printf "| %s | %s | %s | %s | %s | %s | %s |\n\n", fmt(op), fmt(dp), fmt(gp), ratio(gp, op), ratio(dp, op), fmt(hp), ratio(gp, hp)
     oh = med("ours" SUBSEP "hwm"); dh = med("debian" SUBSEP "hwm"); gh = med("glibc" SUBSEP "hwm")
     if (oh != "") {
         print "Peak memory (VmHWM) with 1024 idle threads (128 KiB stacks), KiB:"

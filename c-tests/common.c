@@ -1089,6 +1089,31 @@ static void on_term(int sig)
     raise(sig);
 }
 
+int ct_hold_mode(void)
+{
+    const char *v = getenv("PSX_HOLD_THREADS");
+    return v && strcmp(v, "1") == 0;
+}
+
+/* A case that needs one mode of psx's engine runs in a process loaded
+ * with it: psx reads PSX_HOLD_THREADS once, at load, so set it and start
+ * again. (Its helper processes inherit the environment.) */
+static void set_mode_or_reexec(int flags, char **argv)
+{
+    int want = (flags & CT_HOLD) != 0;
+    if (!(flags & (CT_HOLD | CT_NO_HOLD)) || ct_hold_mode() == want) {
+        return;
+    }
+    if (want) {
+        setenv("PSX_HOLD_THREADS", "1", 1);
+    } else {
+        unsetenv("PSX_HOLD_THREADS");
+    }
+    execv(g_exe, argv);
+    outf("exec %s: %s\n", g_exe, strerror(errno));
+    _exit(127);
+}
+
 int ct_main(const char *test, int argc, char **argv,
             const struct ct_case *cases)
 {
@@ -1104,6 +1129,7 @@ int ct_main(const char *test, int argc, char **argv,
         for (const struct ct_case *c = cases; c->name; c++) {
             if (strcmp(c->name, argv[1]) == 0) {
                 ct_subcase = c->name;
+                set_mode_or_reexec(c->flags, argv);
                 return c->fn(argc - 1, argv + 1);
             }
         }
@@ -1120,7 +1146,7 @@ int ct_main(const char *test, int argc, char **argv,
     int timeout_scale = scale && atoi(scale) > 0 ? atoi(scale) : 1;
     int ran = 0, failed = 0;
     for (const struct ct_case *c = cases; c->name; c++) {
-        if (c->helper || (only && *only && strcmp(only, c->name) != 0)) {
+        if ((c->flags & CT_HELPER) || (only && *only && strcmp(only, c->name) != 0)) {
             continue;
         }
         long t0 = ct_now_ms();

@@ -194,8 +194,16 @@ struct ct_case {
     const char *name;
     int (*fn)(int argc, char **argv); /* argv[0] is the case name */
     int timeout_s;                    /* driver's timeout for this case */
-    int helper;                       /* 1: not run by the driver itself */
+    int flags;                        /* CT_HELPER, CT_HOLD, CT_NO_HOLD */
 };
+#define CT_HELPER 1  /* not run by the driver itself */
+#define CT_HOLD 2    /* runs with PSX_HOLD_THREADS=1: psx's opt-in hold mode */
+#define CT_NO_HOLD 4 /* runs without it: psx's default engine */
+
+/* 1 when this process asked psx for the hold mode (PSX_HOLD_THREADS=1).
+ * The library reads the variable once at load; the cases that depend on
+ * the mode assert what it does, so one that was ignored cannot pass. */
+int ct_hold_mode(void);
 
 /* Entry point of every test program. */
 int ct_main(const char *test, int argc, char **argv,

@@ -370,7 +370,7 @@ static const struct ct_case cases[] = {
     {"ignore-silent", case_ignore, 20, 0},
     {"warning-report", case_warning, 20, 0},
     {"error-ends-process", case_error, 20, 0},
-    {"mismatch-child", case_mismatch_child, 0, 1},
+    {"mismatch-child", case_mismatch_child, 0, CT_HELPER},
     {NULL, NULL, 0, 0},
 };
 

@@ -405,7 +405,7 @@ static const struct ct_case cases[] = {
     {"chroot+closefrom-fallback-first", fallback_first, 20, 0},
     {"chroot+closefrom-psx-error", fallback_error, 20, 0},
     {"closefrom-during-broadcasts", closer, 60, 0},
-    {"child", case_child, 0, 1},
+    {"child", case_child, 0, CT_HELPER},
     {NULL, NULL, 0, 0},
 };
 

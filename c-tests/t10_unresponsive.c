@@ -308,7 +308,7 @@ static int case_ptrace(int argc, char **argv)
 static const struct ct_case cases[] = {
     {"raw-sigprocmask-blocked-thread", case_mask, 20, 0},
     {"ptrace-stopped-thread", case_ptrace, 20, 0},
-    {"child", case_child, 0, 1},
+    {"child", case_child, 0, CT_HELPER},
     {NULL, NULL, 0, 0},
 };
 

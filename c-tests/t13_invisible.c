@@ -75,14 +75,20 @@
  *  signal-latency  a kernel timer sends SIGUSR2 every millisecond to a
  *                thread asleep in a raw FUTEX_WAIT while another thread
  *                broadcasts back to back (as in throughput); the handler
- *                notes how late it runs after the expiry. psx delays a
- *                signal to a thread it holds until the release (README,
- *                "Limits"); this bounds that delay: the median of three
- *                runs' p99 must be at most 3 x glibc's loop + 2 ms (every
+ *                notes how late it runs after the expiry. The hold mode
+ *                delays a signal to a thread it holds until the release
+ *                (README, "Guarantees"); the default mode's handler only
+ *                blocks signals while it runs the call. The median of three
+ *                runs' p99 must be at most 3 x glibc's loop + 5 ms (every
  *                expiry counts, also those one late delivery stood for).
- *                Measured here: quiet, p99 23-34 us against glibc's 20-22;
- *                with two CPU hogs 3.4-4.3 ms against 2.1-3.2 ms (the hogs'
- *                slices); arm64 VM about 1.2 ms against 0.85 ms.
+ *                Measured (hold engine): quiet, p99 23-34 us against
+ *                glibc's 20-22; with two CPU hogs 3.4-4.3 ms against
+ *                2.1-3.2 ms (the hogs' slices); arm64 VM about 1.2 ms
+ *                against 0.85 ms. Default mode, 20 runs x 2 link modes
+ *                with two CPU hogs: psx 0.6-3.6 ms, glibc 0.4-3.7 ms, about
+ *                equal run by run; once glibc's median fell to 59 us while
+ *                psx's was 2.7 ms, which failed the former limit of 3 x +
+ *                2 ms: the slack is one scheduling slice (CONFIG_HZ=250).
  *  seccomp-futex-waitv  a seccomp filter installed by the program on every
  *                thread (SECCOMP_FILTER_FLAG_TSYNC) that kills the process
  *                on futex_waitv (449) and allows everything else: a helper
@@ -1356,9 +1362,12 @@ static int case_signal_latency(int argc, char **argv)
     long gl99 = p99[1][1], ps99 = p99[2][1];
     ct_log("medians of p99: none %ld us, glibc %ld us, psx %ld us", p99[0][1],
            gl99, ps99);
-    CT_CHECK(ps99 <= 3 * gl99 + 2000,
+    /* + 5 ms: one scheduling slice (CONFIG_HZ=250) is the machine's, not
+     * psx's: under CPU hogs glibc's own loop shows it too, in most runs
+     * but not all (header). */
+    CT_CHECK(ps99 <= 3 * gl99 + 5000,
              "a signal to an idle thread is late by p99 %ld us with psx "
-             "broadcasting, %ld us with glibc's loop (limit 3 x + 2 ms)",
+             "broadcasting, %ld us with glibc's loop (limit 3 x + 5 ms)",
              ps99, gl99);
     free(g_siglat);
     return 0;
@@ -1463,7 +1472,7 @@ static const struct ct_case cases[] = {
     {"seccomp-futex-waitv", case_seccomp, 90, 0},
     {"throughput", case_throughput, 60, 0},
     {"signal-latency", case_signal_latency, 60, 0},
-    {"seccomp-child", case_seccomp_child, 30, 1},
+    {"seccomp-child", case_seccomp_child, 30, CT_HELPER},
     {NULL, NULL, 0, 0},
 };
 

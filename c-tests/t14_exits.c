@@ -82,7 +82,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -480,6 +483,15 @@ static void victim_join(struct victim *v, int iter, long before, long unit)
 
 static long g_unit;          /* bytes one call adds to a thread's wchar */
 static int g_pipe_call;      /* the call is the pipe write (cancel-in-call) */
+static int g_hold;           /* psx's opt-in hold mode (ct_hold_mode) */
+
+/* Whether victims are expected to be gone before the broadcast ends: in
+ * the default mode a victim that answered is back in the program and
+ * leaves; only the pipe write keeps it inside psx's handler. */
+static int expect_gone_now(void)
+{
+    return !g_hold && !g_pipe_call;
+}
 static int g_pipe[2];        /* data pipe; the reader is another process */
 static int g_gate_fd = -1;   /* commands to the reader */
 static int g_ack_fd = -1;    /* its answers */
@@ -633,15 +645,19 @@ static void actor_iteration(struct plan *p)
     for (int i = 0; i < p->nv; i++) {
         victim_leave(p->v[i]);
     }
-    /* An engine that lets the victims leave the hold: give them time to go
-     * before the round can end. */
-    long until = ct_now_ms() + 5;
+    /* Hold mode: an engine that lets the victims leave the hold gets time
+     * to let them go before the round can end. Default mode: the victims
+     * have returned to the program, so they all go, and the round must
+     * still not end on them (wait for every one, up to 2 s). */
+    int expect_gone = expect_gone_now();
+    long until = ct_now_ms() + (expect_gone ? 2000 : 5);
     for (;;) {
         int alive = 0;
         for (int i = 0; i < p->nv; i++) {
             alive += task_alive(p->v[i]->tid, NULL, 0);
         }
-        if (alive < p->nv || ct_now_ms() >= until) {
+        if ((expect_gone ? alive == 0 : alive < p->nv) ||
+            ct_now_ms() >= until) {
             break;
         }
         ct_sleep_ms(1);
@@ -869,6 +885,7 @@ static int run_arrangement(const struct arrangement *a, const char *what)
 {
     ct_require_root();
     ct_check_library();
+    g_hold = ct_hold_mode();
     read_limits();
     ct_count_fd();
     struct sigaction sa;
@@ -948,7 +965,7 @@ static int run_arrangement(const struct arrangement *a, const char *what)
             CT_CHECK(v->held_seen, "iteration %d: thread %d (%s) was never "
                      "seen to have run the call while the broadcast was "
                      "open", it, (int)v->tid, how_name[v->how]);
-            int ok = v->pending_seen;
+            int ok = expect_gone_now() ? v->died_early : v->pending_seen;
             hits += ok;
             early += v->died_early;
             int how = v->how;
@@ -959,10 +976,14 @@ static int run_arrangement(const struct arrangement *a, const char *what)
             if (in_after < 0) {
                 sum += g_unit; /* its own record, checked by victim_join */
             }
-            CT_CHECK(ok, "iteration %d: thread %d (%s) was not held in psx's "
-                     "handler with its signal pending while the broadcast was "
-                     "open (%s): it could leave the hold", it, (int)tid,
-                     how_name[how], seen);
+            CT_CHECK(ok || expect_gone_now(), "iteration %d: thread %d (%s) "
+                     "was not held in psx's handler with its signal pending "
+                     "while the broadcast was open (%s): it could leave the "
+                     "hold", it, (int)tid, how_name[how], seen);
+            CT_CHECK(ok, "iteration %d: thread %d (%s) answered and returned "
+                     "to the program but did not leave before the broadcast "
+                     "ended (%s): the arrangement was not reached", it,
+                     (int)tid, how_name[how], seen);
         }
         if (g_pipe_call) {
             long total = reader_total();
@@ -971,10 +992,11 @@ static int run_arrangement(const struct arrangement *a, const char *what)
                      it, total, sum, sum / PIPE_BYTES, PIPE_BYTES);
         }
     }
-    ct_log("%d iterations in %ld ms, %d victims each: %d held with the "
-           "signal that makes them leave pending, %d gone early; every "
-           "thread ran each call once", iters, ct_now_ms() - t0,
-           a->nvictims, hits, early);
+    ct_log("%s mode: %d iterations in %ld ms, %d victims each: %d as "
+           "required (%s), %d gone before the end; every thread ran each "
+           "call once", g_hold ? "hold" : "default", iters, ct_now_ms() - t0,
+           a->nvictims, hits, expect_gone_now() ? "answered, then left" :
+           "held with the signal that makes them leave pending", early);
     CT_CHECK(iters >= 20, "only %d iterations: too slow to mean anything",
              iters);
     /* Tear down. */
@@ -1206,7 +1228,10 @@ static int case_exit_child(int argc, char **argv)
         ct_raw6(SYS_exit_group, 7, 0, 0, 0, 0, 0);
         break;
     case 1:
-        CT_CHECK(pthread_create(&e, NULL, exit_group_now, NULL) == 0, "thread");
+        /* Default mode: psx's wrapper waits for the broadcast to end (the
+         * creation gate), so the thread is made as a library's would be. */
+        CT_CHECK(ct_thread(&e, exit_group_now, NULL, !ct_hold_mode(), 0) == 0,
+                 "thread");
         break;
     default:
         ct_raw6(SYS_tgkill, getpid(), ct_gettid(), SIGTERM, 0, 0, 0);
@@ -1345,16 +1370,95 @@ static int case_signal_listing(int argc, char **argv)
     return 0;
 }
 
+
+/* ------------------------------------------------------------ creator */
+
+static void *never_runs(void *arg)
+{
+    return arg;
+}
+
+/* Installs, on this thread only, a filter that kills it at clone3/clone,
+ * then creates a thread through psx's wrapper: it dies inside
+ * pthread_create, past psx's creation gate. */
+static void *die_in_clone(void *arg)
+{
+    pid_t *tid = arg;
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_THREAD),
+    };
+    struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
+    long r = ct_raw6(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0,
+                     0, 0);
+    if (r != 0) {
+        return (void *)1;
+    }
+    __atomic_store_n(tid, ct_gettid(), __ATOMIC_RELEASE);
+    pthread_t t;
+    pthread_create(&t, NULL, never_runs, NULL); /* killed in here */
+    return (void *)2;
+}
+
+/* Default mode: a creator killed inside pthread_create never leaves psx's
+ * creation gate. The next broadcast must still run (it takes the dead
+ * creator's place back after its 1 s check) with every thread once, and
+ * the one after it must not wait again. */
+static int case_creator_killed(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    ct_require_root();
+    ct_check_library();
+    ct_count_fd();
+    struct ct_group *idle = ct_start_idle(4, CT_IDLE_COND, 1, 0);
+    pid_t tid = 0;
+    pthread_t d;
+    CT_CHECK(pthread_create(&d, NULL, die_in_clone, &tid) == 0, "thread");
+    long until = ct_now_ms() + 5000;
+    while (!__atomic_load_n(&tid, __ATOMIC_ACQUIRE) ||
+           task_alive(tid, NULL, 0)) {
+        CT_CHECK(ct_now_ms() < until, "the creator did not die in clone "
+                 "(filter refused, or clone not reached)");
+        ct_sleep_ms(1);
+    }
+    static struct ct_snap before, after;
+    for (int i = 1; i <= 2; i++) {
+        ct_snap_take(&before, task_wchar, 1);
+        long t0 = ct_now_ms();
+        long r = psx_syscall3(CT_COUNT_CALL);
+        long took = ct_now_ms() - t0;
+        CT_CHECK(r == CT_COUNT_BYTES, "broadcast %d: %ld errno %d", i, r,
+                 errno);
+        ct_snap_take(&after, task_wchar, 1);
+        check_once(&before, &after, CT_COUNT_BYTES, i, "creator-killed");
+        ct_log("broadcast %d after the creator died in clone: %ld ms", i,
+               took);
+        CT_CHECK(took < (i == 1 ? 5000 : 500), "broadcast %d took %ld ms: "
+                 "psx still waits for a dead creator", i, took);
+    }
+    ct_stop_idle(idle);
+    return 0;
+}
+
 static const struct ct_case cases[] = {
-    {"cancel-held", case_cancel_held, 40, 0},
-    {"exit-from-nested-handler", case_exit_nested, 40, 0},
-    {"longjmp-from-nested-handler", case_longjmp_nested, 40, 0},
-    {"mixed", case_mixed, 40, 0},
+    {"cancel-after-answer", case_cancel_held, 40, CT_NO_HOLD},
+    {"exit-from-nested-handler", case_exit_nested, 40, CT_NO_HOLD},
+    {"longjmp-from-nested-handler", case_longjmp_nested, 40, CT_NO_HOLD},
+    {"mixed", case_mixed, 40, CT_NO_HOLD},
+    {"hold-cancel-held", case_cancel_held, 40, CT_HOLD},
+    {"hold-exit-from-nested-handler", case_exit_nested, 40, CT_HOLD},
+    {"hold-longjmp-from-nested-handler", case_longjmp_nested, 40, CT_HOLD},
+    {"hold-mixed", case_mixed, 40, CT_HOLD},
     {"cancel-in-call", case_cancel_in_call, 40, 0},
     {"fork-during-broadcasts", case_fork, 40, 0},
     {"exit-group-during-broadcast", case_exit_group, 40, 0},
     {"signal-during-listing", case_signal_listing, 40, 0},
-    {"exit-child", case_exit_child, 0, 1},
+    {"creator-killed-in-clone", case_creator_killed, 40, CT_NO_HOLD},
+    {"exit-child", case_exit_child, 0, CT_HELPER},
     {NULL, NULL, 0, 0},
 };
 

@@ -42,7 +42,10 @@ fn prctl(option: c_int, arg2: c_long) -> io::Result<()> {
 ///
 /// The calling thread runs it first. If it fails there, the error is
 /// returned and no other thread is touched. Otherwise every other thread
-/// runs it exactly once, and the calling thread's return value is returned;
+/// runs it exactly once (a thread made during the call around psx's
+/// `pthread_create` wrapper by one that had run it may run it again, unless
+/// `PSX_HOLD_THREADS=1`: README, "Guarantees"), and the calling thread's
+/// return value is returned;
 /// a different result on another thread is handled as set by
 /// [`set_sensitivity`] (ignored by default).
 ///

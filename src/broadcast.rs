@@ -18,48 +18,41 @@
 //! 2. queue our signal to each new thread with `rt_tgsigqueueinfo`, carrying
 //!    the generation and slot index (a thread that has ended since is
 //!    refused with `ESRCH` and marked gone);
-//! 3. each handler runs the call, stores its result, counts itself done,
-//!    then **holds**: it waits on a futex until the broadcast is released;
+//! 3. each handler runs the call, stores its result, counts itself done
+//!    and returns to the program, as glibc's setxid handler does (in the
+//!    opt-in hold mode it waits instead until the broadcast is released:
+//!    "The hold mode" below);
 //! 4. wait until every new slot is done or its thread is gone;
-//! 5. decide whether the broadcast is complete (below); if so, release every
-//!    held thread at once. The last thread to answer a round makes the same
-//!    decision and may release first ("Ending by the last answer").
+//! 5. decide whether the broadcast is complete (below); if so, open the
+//!    creation gate (and, in the hold mode, release every held thread).
 //!
 //! # The invariant, and why it holds
 //! **A broadcast returns success only when every thread alive at that
-//! moment has run the call exactly once.** It rests on two facts.
+//! moment has run the call, exactly once**, with one exception in the
+//! default mode: a thread made *around* psx's `pthread_create` wrapper (a
+//! library's own `pthread_create`, a raw `clone()`) by a thread that had
+//! already run the call inherits the new state and may be given the call
+//! again. It rests on three facts.
 //!
-//! *A thread that has run the call stays in the handler until the release.*
-//! The handler runs with every signal blocked (`signal::HANDLER_MASK`), so
-//! nothing can run on top of it. Every way a thread could leave psx's
-//! handler or stop existing while a broadcast is in flight:
-//! - the normal return after the release: the broadcast is over;
-//! - `pthread_cancel()`: glibc acts from its `SIGCANCEL` handler, which
-//!   cannot run inside ours (2.36 would unwind through us, 2.41 would only
-//!   mark the thread); it runs right after our handler returns, at the
-//!   application's instruction, and acts as it would have without psx
-//!   (on 2.41+, where another signal delivered first would make glibc lose
-//!   it, our handler makes the wait it interrupted fail with `EINTR` so that
-//!   the cancel still acts: `handler::cancel`);
-//! - a handler of another signal calling `pthread_exit()`, `siglongjmp()`
-//!   or `_exit()`: blocked the same way until after the release;
-//! - cancellation while the call itself runs: blocked the same way;
-//! - `exit_group()` or `execve()` from another thread, or a fatal signal:
-//!   the whole process ends, the broadcaster with it: nothing returns;
-//! - `fork()`: a held thread cannot call it; the child of a thread that
-//!   forks while not held has one thread and a reset psx (`fork`);
-//! - a seccomp filter that kills the thread (`SECCOMP_RET_KILL_THREAD`),
-//!   either the one this very call installs or one the thread had, at a
-//!   system call the handler makes after the call: the only way out. Such
-//!   a thread is not counted as held: see [`may_kill_threads`] below. A
-//!   thread killed while it runs the call, or at the last answer's count,
-//!   leaves its slot RUNNING; the broadcaster reaps RUNNING slots of dead
-//!   threads as it reaps SENT ones.
+//! *No thread is created through psx's wrapper while a broadcast is in
+//! flight* (`gate`): the wrapper waits, as glibc's `pthread_create` waits
+//! for its stack lock during glibc's own setxid broadcast. So a thread that
+//! has run the call and is back in the program cannot make a thread that
+//! inherits the new state and would be found and given the call a second
+//! time (`model/` finds that second run in 15 steps without the gate; t19
+//! shows it). A thread made around the wrapper by a thread that has not
+//! run the call inherits the old state and is found like any other.
 //!
-//! *No thread can be created with the new state before the release.*
-//! Threads that ran the call are held, the caller is here; so every thread
-//! created until the release comes from a thread that has not run the call
-//! and inherits the old state: it needs the call, and gets it, because:
+//! *A Done thread is counted only if it is alive after the count was
+//! read.* A thread that ran the call is back in the program and may leave
+//! in any way (cancelled, `pthread_exit()` from a handler, a filter that
+//! kills it): a dead Done thread and a new, unsignalled thread would cancel
+//! out in the count. So the count is compared with the Done threads found
+//! alive *after* it was read (one `tgkill(tid, 0)` each): a thread alive
+//! then was alive when the count was taken, so an equal count still leaves
+//! no room for an unknown thread. While the count still includes a dying
+//! thread psx waits for it to go (c-tests/t14: a thread that answered and
+//! left, and a newcomer, every iteration).
 //!
 //! *A broadcast ends only when the thread count leaves no room for a thread
 //! without a slot.* After a round in which every slot is Done or Gone, psx
@@ -68,10 +61,10 @@
 //! the kept `/proc` root, see `handler::count`). The kernel adds a thread to
 //! that count and to its thread list in one step under `tasklist_lock`, and
 //! removes it from both in one step. The threads psx knows are alive: the
-//! caller, every thread whose slot is Done (held, see above) and a zombie
-//! main thread (which stays listed). If the count equals their number, the
-//! process has no other thread at that moment, and no new one can start
-//! until the release. Any other count (a thread psx has not seen, a thread
+//! caller, every Done thread found alive (above; in the hold mode, held)
+//! and a zombie main thread (which stays listed). If the count equals their
+//! number, the process had no other thread at that moment, and none made
+//! since has the old state (above). Any other count (a thread psx has not seen, a thread
 //! dying, a kernel that does not fill the link count) leads to a listing of
 //! `/proc/self/task`, which only finds threads to signal, and to another
 //! count: equality is required, never assumed. (One `fstatat` costs far
@@ -95,23 +88,49 @@
 //!
 //! The model in `model/` checks this protocol, with threads that create,
 //! exit, get cancelled and fork, for false successes, double runs and
-//! deadlocks, with listings as Linux makes them; it finds the false success
-//! of the end condition this engine had before held threads could no longer
-//! leave, and those of ending on a listing.
+//! deadlocks, with listings as Linux makes them, in both modes
+//! (`Config::engine` is the hold mode, `creation_gate` with `alive_end`
+//! the default); it finds the second run without the gate, the false
+//! success of counting Done threads without the alive check, and those of
+//! ending on a listing.
 //!
-//! # Ending after a call that may kill
-//! The count as above is sound only while no Done thread can die: a dead one
-//! and a new, unsignalled thread would cancel out. After a call that may
-//! install a seccomp filter ([`may_kill_threads`]), the one way psx's own
-//! call can kill a held thread, the count is compared with the Done threads
-//! found alive *after* it was read (one `tgkill(tid, 0)` each): a thread
-//! alive then was alive when the count was taken, so an equal count still
-//! leaves no room for an unknown thread. While the count still includes a
-//! dying thread psx waits for it to go. A filter a thread installed
+//! # Holding when threads keep appearing (default mode)
+//! Without the hold, a thread that answered may make threads around the
+//! gate, and every round can then find new ones: a broadcast ends only at
+//! a round without, and under sustained creation that took seconds
+//! (c-tests/t16 soak: 9 s, and a 10 s stall in the arm64 VM). So when a
+//! second listing of one broadcast finds new threads ([`ESCALATE_AFTER`]),
+//! the rest of it holds as the hold mode does: `ESCALATED` names its
+//! generation, threads that answer from then on hold, and each that
+//! answered before gets a hold-only signal (`protocol::HOLD_ONLY`). A
+//! thread sees the escalation after its slot is Done, or the broadcaster
+//! sees it Done after the escalation (a SeqCst fence on each side), so
+//! none is left out but one that exits or whose signal queue is full,
+//! which only costs time: the end condition is the default mode's (Done
+//! threads checked alive), never the hold's. A program sees the hold only
+//! in such a broadcast; the soak's longest broadcast fell to tens of ms.
+//!
+//! # The hold mode (opt-in: `PSX_HOLD_THREADS=1`)
+//! For a program whose threads are made around psx's wrapper and that
+//! broadcasts calls that are not idempotent (a seccomp filter, a Landlock
+//! layer): the exception above is closed by keeping each thread that has
+//! run the call in psx's handler, with every signal blocked, until the
+//! broadcast is released. Nothing can run on top of that handler, so a held
+//! thread can neither make a thread nor leave (`pthread_cancel()`, a nested
+//! handler's `pthread_exit()` or `siglongjmp()` all wait until after the
+//! release; `exit_group()`, `execve()` and fatal signals end the
+//! broadcaster too), and the gate is not needed. The one way out is a
+//! seccomp filter that kills the thread at a system call the handler makes
+//! after the call, so after a call that may install one
+//! ([`may_kill_threads`]) Done threads are still checked alive; otherwise
+//! a held Done thread is counted as it is. A filter a thread installed
 //! earlier by itself that kills it at `futex` would end it at its first
 //! contended lock anyway; psx assumes there is none (README, "Guarantees").
+//! What a program sees: signals to a held thread wait until the release,
+//! each thread sleeps once more (for the release), and the handler may
+//! make a `newfstatat` (below).
 //!
-//! # Ending by the last answer
+//! ## Ending by the last answer (hold mode)
 //! The thread whose answer ends a round (it finds `PENDING` at 1: its own
 //! slot, still Running, is the round's last) makes the same count itself
 //! before it marks its slot Done and, when the count equals the Done
@@ -169,19 +188,24 @@
 //! process filled it).
 //!
 //! # Trade-offs
-//! - A held thread sleeps once more, for the release: one extra wake-up,
-//!   the price of exactly-once under thread creation. It then returns to
-//!   the application exactly where the signal found it (the kernel restarts
-//!   an interrupted wait: `SA_RESTART`), so an idle thread behaves as it
-//!   would without psx. (An earlier engine "parked" idle threads inside the
-//!   handler to save that wake-up; programs could tell, so it is gone.)
-//! - Signals to a held thread wait until the release (a few microseconds to
-//!   milliseconds), as if the thread had not been scheduled meanwhile.
+//! - Default mode: a thread returns to the program as soon as it has run
+//!   the call, exactly where the signal found it (the kernel restarts an
+//!   interrupted wait: `SA_RESTART`), so an idle thread behaves as under
+//!   glibc's own setxid broadcast. The price is the gate: a thread that
+//!   calls `pthread_create` (wrapped) during a broadcast waits for its end,
+//!   as under glibc's setxid, and, while a broadcast waits for a thread
+//!   that never answers (below), for ever; and the exception of the
+//!   invariant for threads made around the wrapper.
+//! - Hold mode: a held thread sleeps once more, for the release, and
+//!   signals to it wait until then (a few microseconds to milliseconds).
+//!   (An earlier engine "parked" idle threads inside the handler to save a
+//!   wake-up; programs could tell, so it is gone.)
 //! - When no thread started or ended since the previous broadcast, a
 //!   broadcast reads nothing from `/proc`: system calls are `rt_sigaction`
 //!   (is our handler still installed?), `getpid`, `gettid`, one
 //!   `rt_tgsigqueueinfo` per thread, the futex wait and wake, one
-//!   `fstatat`. The first broadcast of a process lists `/proc/self/task`
+//!   `fstatat`, and (default mode) one `tgkill(tid, 0)` per Done thread.
+//!   The first broadcast of a process lists `/proc/self/task`
 //!   once; later ones list only when the count shows a thread psx has not
 //!   signalled (one started since the previous broadcast), and then once
 //!   more per round, as before.
@@ -189,15 +213,16 @@
 //!   `rt_sigprocmask`, or it is stopped by a debugger) is waited for without
 //!   end: a false success would be a security hole. After a second psx says
 //!   which threads it is waiting for.
-//! - The handler holds with our signal blocked, which delays glibc's setxid
-//!   signal (the same number) on that
-//!   thread until the release; glibc's broadcaster waits, but we never wait
-//!   for glibc, so both finish.
+//! - In the hold mode the handler holds with our signal blocked, which
+//!   delays glibc's setxid signal (the same number) on that thread until
+//!   the release; glibc's broadcaster waits, but we never wait for glibc,
+//!   so both finish.
 //!
 
 use core::ffi::{c_int, c_long};
 use core::sync::atomic::{AtomicI32, Ordering};
 
+use crate::gate;
 use crate::init;
 use crate::install;
 use crate::lock::Mutex;
@@ -248,12 +273,21 @@ pub fn all_threads(nr: c_long, args: [c_long; 6]) -> Result<c_long, c_int> {
     // same call it asked for, on its own thread.
     let mine = unsafe { sys::raw6(nr, args) };
     let value = sys::check(mine)?;
+    // Without the hold, threads that answered run on: none may create a
+    // thread through psx's wrapper until the end (module doc).
+    let gated = !protocol::holds_threads();
+    if gated {
+        gate::close();
+    }
     run_on_others(&mut table, nr, args);
+    if gated {
+        gate::open();
+    }
     check_results(&table, nr, args, mine);
     Ok(value)
 }
 
-/// The rounds of the module doc, ending with the release.
+/// The rounds of the module doc, ending with the release (hold mode).
 fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     let_held_threads_leave();
     let pid = sys::getpid();
@@ -271,7 +305,8 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     // Opened only when a listing (or a look at a stuck thread) is needed.
     let mut finder: Option<Finder> = None;
     let mut first_new = 0;
-    let may_kill = may_kill_threads(nr, &args);
+    // Without the hold, any Done thread may have left: always check.
+    let check_alive = !protocol::holds_threads() || may_kill_threads(nr, &args);
     let reused = table.restart_from_known(pid, me, skip);
     if table.slots().iter().any(|s| s.state() == State::Exempt) {
         let finder = finder.get_or_insert_with(Finder::open);
@@ -284,8 +319,9 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         }
         table.dedup_from(0);
     }
-    let_last_answer_end(table, me, pid, may_kill);
+    let_last_answer_end(table, me, pid, check_alive);
     let mut failed_listings = 0;
+    let mut rounds_with_new = 0;
     let mut settle = Settle::new();
     loop {
         // Ended by the last thread to answer: held threads may be leaving,
@@ -300,7 +336,9 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
             table.sort();
         }
         let count = count_now(finder.as_ref());
-        if protocol::is_released(generation) || all_accounted_for(table, count, me, pid, may_kill) {
+        if protocol::is_released(generation)
+            || all_accounted_for(table, count, me, pid, check_alive)
+        {
             break;
         }
         first_new = table.len();
@@ -310,6 +348,10 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
             wait_to_list_again(&mut finder, &mut failed_listings);
         } else if table.len() > first_new {
             settle.found_new(); // another round
+            rounds_with_new += 1;
+            if rounds_with_new == ESCALATE_AFTER && !protocol::holds_threads() {
+                escalate(table, generation, pid);
+            }
         } else if count.is_none() && count_now(finder.as_ref()).is_none() {
             // No count to go on, even through the listing's descriptor (no
             // /proc of ours: the registry): the listing is the last resort
@@ -324,8 +366,32 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     // other thread saves the system call). Woken even when the last answer
     // released: it may not have been scheduled for its own wake yet.
     protocol::release(generation);
-    if table.slots().iter().any(|s| s.state() == State::Done) {
+    if protocol::holds_in(generation) && table.slots().iter().any(|s| s.state() == State::Done) {
         sys::futex_wake(&RELEASED, c_int::MAX);
+    }
+}
+
+/// How many listings of one broadcast may find new threads before the
+/// default mode holds the threads that answer (module doc, "Holding when
+/// threads keep appearing"): the first finds those made since the previous
+/// broadcast; a second means threads appear while this one runs.
+const ESCALATE_AFTER: u32 = 2;
+
+/// Makes the rest of broadcast `generation` hold, as the hold mode does:
+/// threads that answer from now on hold, and each that answered before
+/// gets a hold-only signal (best effort: it only bounds the broadcast's
+/// length; a thread that is gone or whose queue is full is skipped).
+fn escalate(table: &Table, generation: u32, pid: c_int) {
+    protocol::ESCALATED.store(generation, Ordering::SeqCst);
+    // Pairs with the handler's fence between its slot's Done and its look
+    // at ESCALATED: one of the two sees the other.
+    core::sync::atomic::fence(Ordering::SeqCst);
+    let value = protocol::encode(generation, protocol::HOLD_ONLY);
+    let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);
+    for slot in table.slots() {
+        if slot.state() == State::Done {
+            let _ = sys::tgsigqueueinfo(pid, slot.tid(), SIGNAL, &info);
+        }
     }
 }
 
@@ -376,11 +442,12 @@ impl Settle {
 }
 
 /// Lets the last thread to answer a round end the broadcast (module doc,
-/// "Ending by the last answer"), unless the call may take a held thread
-/// away or the table has kernel workers (counted, never Done): publishes
+/// "Ending by the last answer"), unless Done threads must be checked alive
+/// (the default mode, or a call that may take a held thread away) or the
+/// table has kernel workers (counted, never Done): publishes
 /// the threads besides the Done ones that the count may show.
-fn let_last_answer_end(table: &Table, me: c_int, pid: c_int, may_kill: bool) {
-    if may_kill || table.slots().iter().any(|s| s.state() == State::Exempt) {
+fn let_last_answer_end(table: &Table, me: c_int, pid: c_int, check_alive: bool) {
+    if check_alive || table.slots().iter().any(|s| s.state() == State::Exempt) {
         return;
     }
     let zombie = u32::from(me != pid && ZOMBIE_MAIN.load(Ordering::Relaxed) == pid);
@@ -425,10 +492,11 @@ fn count_now(finder: Option<&Finder>) -> Option<usize> {
 }
 
 /// Whether the process has no thread but the caller, the threads that have
-/// run the call (held now) and a zombie main thread: then no thread lacks a
-/// slot (module doc: the count ends a broadcast, never a listing).
-/// With `check_alive` (after a call that may kill a held thread), only the
-/// Done threads found alive after the count was read stand for it.
+/// run the call and a zombie main thread: then no thread lacks a slot
+/// (module doc: the count ends a broadcast, never a listing). With
+/// `check_alive` (always in the default mode; in the hold mode after a call
+/// that may kill a held thread), only the Done threads found alive after
+/// the count was read stand for it.
 /// Only between rounds, when no slot is Sent or Running.
 fn all_accounted_for(
     table: &Table,
@@ -461,7 +529,7 @@ fn all_accounted_for(
 /// call of the handler), and `rt_sigprocmask` can unblock signals inside the
 /// handler, letting a cancellation or another handler end the thread. Then
 /// only the thread count, checked against the threads still alive, ends
-/// the broadcast (module doc, "Ending after a call that may kill"). The
+/// the broadcast (module doc, "The hold mode"). The
 /// kernel reads the number and `prctl`'s option as 32-bit values, so only
 /// those bits are compared.
 fn may_kill_threads(nr: c_long, args: &[c_long; 6]) -> bool {

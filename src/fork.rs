@@ -9,6 +9,7 @@
 //! system call. (`self` in `/proc/self/task` follows the child by itself.)
 
 use crate::broadcast;
+use crate::gate;
 use crate::registry;
 use crate::wrap;
 
@@ -25,6 +26,7 @@ unsafe extern "C" fn in_child() {
     unsafe {
         broadcast::reset_after_fork();
         registry::reset_after_fork();
+        gate::reset_after_fork();
     }
     // The thread's tid changed: register it again under a new token.
     wrap::set_token(registry::add_self());

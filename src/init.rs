@@ -3,7 +3,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::{fork, install, sys, threads, wrap};
+use crate::{fork, install, protocol, sys, threads, wrap};
 
 /// Runs [`ensure_init`] as soon as the library is loaded, before `main()` and
 /// before the application can `chroot()` or close descriptors.
@@ -31,6 +31,7 @@ pub fn ensure_init() {
         .compare_exchange(UNINIT, RUNNING, Ordering::Acquire, Ordering::Acquire)
         .is_ok()
     {
+        read_mode();
         let _ = threads::open_proc_root();
         let _ = install::ensure_installed();
         wrap::init();
@@ -42,4 +43,21 @@ pub fn ensure_init() {
     while INIT.load(Ordering::Acquire) != READY {
         sys::futex_wait(&INIT, RUNNING, None);
     }
+}
+
+/// The environment variable that opts into the hold mode (README,
+/// "Guarantees"): exactly `1` turns it on.
+const HOLD_VAR: &core::ffi::CStr = c"PSX_HOLD_THREADS";
+
+/// Reads the engine's mode once, before the handler is installed. (The
+/// hold mode only adds waiting, so honouring the variable in a setuid
+/// program gives its caller nothing.)
+fn read_mode() {
+    // SAFETY: getenv with a NUL-terminated name; the value, if any, is a
+    // NUL-terminated string we only read here, before anything else of psx
+    // runs (load time, or the first broadcast).
+    let value = unsafe { libc::getenv(HOLD_VAR.as_ptr()) };
+    // SAFETY: non-null values from getenv are NUL-terminated strings.
+    let on = !value.is_null() && unsafe { core::ffi::CStr::from_ptr(value) } == c"1";
+    protocol::HOLD_THREADS.store(on, Ordering::Relaxed);
 }

@@ -29,9 +29,10 @@ use crate::sys::{self, KernelSigaction};
 /// `SIGKILL` and `SIGSTOP` out by itself). Nothing can then run on top of
 /// the handler and leave it early: no `pthread_cancel()` acting in it
 /// (glibc's `SIGCANCEL`, 32, is blocked like any other), no handler of
-/// another signal calling `pthread_exit()` or `siglongjmp()`. A thread that
-/// has run the call therefore stays in the handler until the release (the
-/// end argument in `broadcast` rests on this), and a signal that arrives
+/// another signal calling `pthread_exit()` or `siglongjmp()`, so a slot is
+/// never left Running by a live thread. In the hold mode a thread that has
+/// run the call therefore stays in the handler until the release (the hold
+/// mode's end argument in `broadcast` rests on this). A signal that arrives
 /// meanwhile is delivered right after the handler returns, at the
 /// application's own instruction, as if psx had never been there: glibc
 /// 2.41's `SIGCANCEL` handler then finds the thread inside its cancellable

@@ -3,7 +3,8 @@
 //! On Linux each thread has its own credentials: uids and gids,
 //! capabilities, securebits, `no_new_privs`, keepcaps, seccomp filters. A
 //! program that drops a privilege on one thread leaves the others
-//! privileged. psx runs one system call on every thread, exactly once, and
+//! privileged. psx runs one system call on every thread, exactly once (one
+//! exception: README, "Guarantees"), and
 //! is a drop-in replacement for libcap's `libpsx` (same symbols, header,
 //! `libpsx.so.2` and pkg-config name).
 //!
@@ -34,6 +35,7 @@ pub mod ffi;
 mod arch;
 mod broadcast;
 mod fork;
+mod gate;
 mod handler;
 mod init;
 mod install;

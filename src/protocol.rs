@@ -31,13 +31,40 @@
 //! atomics as seen by a third thread.
 
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering};
 
 /// The signal psx uses: glibc's `SIGSETXID` (see `handler` for why).
 pub const SIGNAL: c_int = 33;
 
 /// `si_uid` of psx's signals: "PSX!" in ASCII.
 pub const MAGIC: u32 = 0x5053_5821;
+
+/// The opt-in hold mode (`PSX_HOLD_THREADS=1`, read once at load time by
+/// `init`, before the handler is installed): a thread that has run the call
+/// waits in the handler until the broadcast ends (`broadcast`, "The hold
+/// mode"). Off by default: the handler returns at once.
+pub static HOLD_THREADS: AtomicBool = AtomicBool::new(false);
+
+/// Whether threads that answered are held until the broadcast ends.
+/// Runs in a signal handler: one atomic load (set before any signal).
+pub fn holds_threads() -> bool {
+    HOLD_THREADS.load(Ordering::Relaxed)
+}
+
+/// The generation of a default-mode broadcast that holds threads anyway:
+/// one in which threads kept appearing (`broadcast`, "Holding when threads
+/// keep appearing"). Handlers that answer it hold, as in the hold mode.
+pub static ESCALATED: AtomicU32 = AtomicU32::new(0);
+
+/// The slot index of a signal that only holds its thread (no call): sent
+/// to threads that answered an escalated broadcast before it escalated.
+pub const HOLD_ONLY: usize = 0xffff_ffff;
+
+/// Whether a thread that answered broadcast `generation` holds.
+/// Runs in a signal handler: two atomic loads.
+pub fn holds_in(generation: u32) -> bool {
+    holds_threads() || ESCALATED.load(Ordering::SeqCst) == generation
+}
 
 /// Generation of the current (or last) broadcast.
 pub static GENERATION: AtomicU32 = AtomicU32::new(0);

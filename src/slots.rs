@@ -38,7 +38,8 @@ pub enum State {
     Sent = 1,
     /// Its thread is running the call.
     Running = 2,
-    /// Its thread has run the call (and is held until the release).
+    /// Its thread has run the call (in the hold mode, held until the
+    /// release; otherwise back in the program, and checked alive).
     Done = 3,
     /// Its thread was found dead before it finished.
     Gone = 4,

@@ -118,7 +118,8 @@ pub struct Finder {
     task_id: (u64, u64),
     /// `task_dir` was found closed or replaced: never used or closed again.
     lost: Cell<bool>,
-    /// The listing buffer (`mmap`ed: no `malloc` while threads are held),
+    /// The listing buffer (`mmap`ed: no `malloc` while threads may be
+    /// interrupted in it, or held),
     /// and its size.
     buf: *mut u8,
     cap: usize,

@@ -18,6 +18,7 @@
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
+use crate::gate;
 use crate::registry;
 
 type StartFn = unsafe extern "C" fn(*mut c_void) -> *mut c_void;
@@ -189,8 +190,10 @@ pub unsafe fn create(
     if data.is_null() {
         return libc::EAGAIN;
     }
+    let pass = gate::enter();
     // SAFETY: the caller's arguments with our trampoline and its data.
     let ret = unsafe { real(thread, attr, Some(trampoline), data) };
+    gate::leave(pass);
     if ret != 0 {
         // SAFETY: the thread was not created, so `data` is still ours.
         let _ = unsafe { take_back(data) };

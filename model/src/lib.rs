@@ -144,11 +144,11 @@ pub struct Config {
     /// Threads return from the handler right after the call instead of
     /// holding until the release.
     pub no_hold: bool,
-    /// A proposal, not the engine: with [`Config::no_hold`], end on the
+    /// The default mode's end (with [`Config::no_hold`]): end on the
     /// count checked against the DONE threads found alive after it (as
     /// after a filter-installing call), since a DONE thread may now exit.
     pub alive_end: bool,
-    /// A proposal, not the engine: no thread is created while a broadcast
+    /// The default mode's gate: no thread is created while a broadcast
     /// is in flight (a gate in `pthread_create` that the broadcaster holds
     /// for the whole broadcast and a creator holds across `clone()`, as
     /// glibc does with its stack lock for its own setxid broadcast). A
@@ -208,7 +208,18 @@ pub enum Listing {
 }
 
 impl Config {
-    /// The engine as `src/` has it.
+    /// The default engine of `src/`: no hold, DONE threads counted only
+    /// when found alive after the count, the creation gate.
+    pub fn default_mode(bounds: Bounds) -> Self {
+        Config {
+            no_hold: true,
+            alive_end: true,
+            creation_gate: true,
+            ..Config::engine(bounds)
+        }
+    }
+
+    /// The engine of `src/` in its opt-in hold mode (`PSX_HOLD_THREADS=1`).
     pub fn engine(bounds: Bounds) -> Self {
         Config {
             bounds,
@@ -1130,7 +1141,9 @@ fn broadcaster_steps(cfg: &Config, s: &State, out: &mut Vec<Succ>) {
                 // broadcast::let_last_answer_end (the engine publishes it
                 // after the first listing; no slot is SENT before that).
                 let zombie = u8::from(c != MAIN && s.zombie_main || cfg.end_base_phantom_zombie);
-                ns.end_base = if cfg.last_answer_ends && !cfg.filter_call {
+                // Never when DONE threads must be checked alive (the engine's
+                // `check_alive`: a filter call, or the default mode).
+                ns.end_base = if cfg.last_answer_ends && !cfg.filter_call && !cfg.alive_end {
                     1 + zombie
                 } else {
                     0

@@ -23,6 +23,12 @@ fn assert_clean(out: &Outcome) {
 
 /// `cfg` with each listing model and each kind of call must be clean.
 fn assert_clean_for_every_listing_and_call(title: &str, cfg: Config) {
+    for_every_listing_and_call(title, cfg, assert_clean);
+}
+
+/// Runs `cfg` with every listing model and both kinds of call, and hands
+/// each outcome to `check`.
+fn for_every_listing_and_call(title: &str, cfg: Config, check: fn(&Outcome)) {
     for listing in [Listing::Atomic, Listing::Throughout, Listing::Readdir] {
         for filter_call in [false, true] {
             let cfg = Config {
@@ -34,7 +40,7 @@ fn assert_clean_for_every_listing_and_call(title: &str, cfg: Config) {
                 &format!("{title}, {listing:?} listings, filter call: {filter_call}"),
                 cfg,
             );
-            assert_clean(&out);
+            check(&out);
         }
     }
 }
@@ -62,10 +68,10 @@ fn engine_is_correct_for_a_filter_installing_call() {
     assert_clean(&out);
 }
 
-#[test]
-fn engine_is_correct_over_two_broadcasts() {
-    // Smaller, or the second broadcast multiplies the states: the second
-    // starts from the first one's threads (Table::restart_from_known).
+/// Bounds for two broadcasts: smaller, or the second broadcast multiplies
+/// the states. The second starts from the first one's threads
+/// (Table::restart_from_known), so a thread made in between is unknown.
+fn two_broadcasts() -> Bounds {
     let mut bounds = Bounds {
         threads: 4,
         creations: 2,
@@ -76,6 +82,12 @@ fn engine_is_correct_over_two_broadcasts() {
     if let Ok(text) = std::env::var("PSX_MODEL_BOUNDS") {
         bounds.apply(&text);
     }
+    bounds
+}
+
+#[test]
+fn engine_is_correct_over_two_broadcasts() {
+    let bounds = two_broadcasts();
     let out = run("engine, two broadcasts", Config::engine(bounds));
     assert_clean(&out);
     let out = run(
@@ -236,6 +248,20 @@ fn no_hold_with_alive_end_only_runs_twice() {
         Kind::RunTwice,
         "without a gate a thread made from one that ran the call runs it again",
     );
+    // What the default mode gives a thread made around the gate: a second
+    // run at worst, never a false success, deadlock or cycle, for every
+    // listing and call and over two broadcasts.
+    for_every_listing_and_call("no hold, DONE counted alive", cfg, only_runs_twice);
+    let two = Config {
+        no_hold: true,
+        alive_end: true,
+        ..Config::engine(two_broadcasts())
+    };
+    only_runs_twice(&run("no hold, DONE counted alive, two broadcasts", two));
+}
+
+/// No violation but a second run, and no cycle.
+fn only_runs_twice(out: &Outcome) {
     assert!(
         !out.cycle && out.violations.iter().all(|v| v.kind == Kind::RunTwice),
         "no hold with the alive count must not fail otherwise"
@@ -245,14 +271,17 @@ fn no_hold_with_alive_end_only_runs_twice() {
 /// The same with no thread created while a broadcast is in flight: clean,
 /// for every listing model and for a filter-installing call.
 #[test]
-fn no_hold_with_alive_end_and_creation_gate_is_correct() {
-    let cfg = Config {
-        no_hold: true,
-        alive_end: true,
-        creation_gate: true,
-        ..Config::engine(Bounds::from_env())
-    };
-    assert_clean_for_every_listing_and_call("no hold, DONE counted alive, creation gate", cfg);
+fn default_mode_is_correct() {
+    let cfg = Config::default_mode(Bounds::from_env());
+    assert_clean_for_every_listing_and_call(
+        "default mode: no hold, DONE counted alive, creation gate",
+        cfg,
+    );
+    let out = run(
+        "default mode, two broadcasts",
+        Config::default_mode(two_broadcasts()),
+    );
+    assert_clean(&out);
 }
 
 #[test]
@@ -348,5 +377,26 @@ fn counting_after_done_gives_a_false_success() {
         &out,
         Kind::FalseSuccess,
         "a kill at the count of a DONE thread must show a false success",
+    );
+}
+
+/// Mutation of the default mode: DONE threads counted without looking
+/// whether they are still alive (the hold mode's count, without the
+/// hold). A DONE thread that has left and a thread never signalled cancel
+/// out: a false success.
+#[test]
+fn default_mode_without_the_alive_check_is_a_false_success() {
+    let cfg = Config {
+        alive_end: false,
+        ..Config::default_mode(two_broadcasts())
+    };
+    let out = run(
+        "default mode, DONE threads counted without the alive check",
+        cfg,
+    );
+    expect_violation(
+        &out,
+        Kind::FalseSuccess,
+        "without the alive check a DONE thread that left hides a new one",
     );
 }

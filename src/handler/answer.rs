@@ -1,6 +1,7 @@
-//! A thread's answer to a broadcast: claim its slot, run the call, end the
-//! broadcast if it answered last and the count allows, hold until the
-//! release. Runs in a signal handler (see `handler`).
+//! A thread's answer to a broadcast: claim its slot, run the call, report
+//! it done and return; in the hold mode, also end the broadcast if it
+//! answered last and the count allows, and hold until the release. Runs in
+//! a signal handler (see `handler`).
 //!
 //! What a forger can do: a process of the same user can queue signal 33
 //! with all of psx's marks and any `si_value`. Our handler then runs the
@@ -22,12 +23,20 @@ use crate::sys;
 /// Our signal arrived with `value` (see [`protocol::encode`]).
 ///
 /// Runs in a signal handler, with every signal blocked: atomics and raw
-/// system calls only. Runs the call at most once per slot, then holds until
-/// the broadcast is released.
+/// system calls only. Runs the call at most once per slot, then returns at
+/// once or, in the hold mode, holds until the broadcast is released.
 pub fn on_signal(value: u64) {
     let (generation, index) = protocol::decode(value);
     if GENERATION.load(Ordering::Acquire) != generation {
         return; // a late duplicate of an earlier broadcast
+    }
+    if index == protocol::HOLD_ONLY {
+        // A thread that answered before the broadcast escalated: no call,
+        // only the hold (a forged one delays this thread until the end).
+        if protocol::holds_in(generation) {
+            hold(generation);
+        }
+        return;
     }
     let Some(slot) = slots::lookup(index) else {
         return;
@@ -35,21 +44,50 @@ pub fn on_signal(value: u64) {
     if !slot.claim(sys::gettid()) {
         return; // not for this thread, or already answered
     }
-    // Ours: the call and the hold are those of the broadcast that marked the
-    // slot Sent (newer than `generation` for a late duplicate); it cannot
-    // end, nor another begin, while the slot is Running.
+    // Ours: the call (and the hold) are those of the broadcast that marked
+    // the slot Sent (newer than `generation` for a late duplicate); it
+    // cannot end, nor another begin, while the slot is Running.
     let generation = GENERATION.load(Ordering::Acquire);
+    if !protocol::holds_threads() {
+        // The default: back to the program at once, as glibc's handler,
+        // unless the broadcast has escalated. Looked at after the slot is
+        // Done (SeqCst fence; the broadcaster fences between its store of
+        // ESCALATED and its look at the slots): either this thread sees
+        // the escalation, or the broadcaster sees it Done and sends it a
+        // hold-only signal.
+        run_claimed(slot, generation);
+        core::sync::atomic::fence(Ordering::SeqCst);
+        if protocol::holds_in(generation) {
+            hold(generation);
+        }
+        return;
+    }
     // Counted before the slot is Done, so before the broadcast can end.
     HELD.fetch_add(1, Ordering::AcqRel);
     run_claimed(slot, generation);
     hold_until_released(generation);
+    left_hold();
+}
+
+/// Holds this thread until broadcast `generation` is released, counted in
+/// `HELD`. Runs in a signal handler: atomics and futex calls.
+fn hold(generation: u32) {
+    HELD.fetch_add(1, Ordering::AcqRel);
+    hold_until_released(generation);
+    left_hold();
+}
+
+/// One held thread fewer; wakes a broadcaster waiting for the last
+/// (`broadcast::let_held_threads_leave`). Runs in a signal handler.
+fn left_hold() {
     if HELD.fetch_sub(1, Ordering::AcqRel) == 1 {
         sys::futex_wake(&HELD, 1);
     }
 }
 
 /// Runs the call for a slot this thread has claimed and reports it done;
-/// the last of a round to do so may end the broadcast.
+/// in the hold mode, the last of a round to do so may end the broadcast
+/// (otherwise `END_BASE` stays 0 and no count is read).
 /// Runs in a signal handler: the call, atomics, futex wakes and maybe one
 /// `fstatat`.
 fn run_claimed(slot: &Slot, generation: u32) {

@@ -17,7 +17,7 @@
 //! - `SIGCANCEL` (32) comes after every standard signal (1 to 31): it then
 //!   interrupts that signal's handler, only sets the bit, and the restarted
 //!   wait sleeps for ever, the cancellation lost (c-tests/t16_soak found it;
-//!   t17 `cancel-and-signal-during-hold` repeats it).
+//!   t17 `hold-cancel-and-signal` repeats it).
 //!
 //! So before our handler returns to that very instruction, it does what the
 //! kernel would have done had the pending signal interrupted the wait: with
