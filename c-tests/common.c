@@ -1366,6 +1366,18 @@ static void *ct_child_idle(void *arg)
     return arg;
 }
 
+/* Where a child of fork() reports its result: stored just before _exit, so
+ * that a parent whose children are reaped by the kernel can still read it. */
+static volatile int *ct_child_result;
+
+static __attribute__((noreturn)) void ct_child_exit(int code)
+{
+    if (ct_child_result) {
+        __atomic_store_n(ct_child_result, code, __ATOMIC_RELEASE);
+    }
+    _exit(code);
+}
+
 void ct_fork_child_broadcasts(int threads, int broadcasts,
                               long (*count_call)(void))
 {
@@ -1373,25 +1385,52 @@ void ct_fork_child_broadcasts(int threads, int broadcasts,
     pthread_t t;
     for (int i = 0; i < threads; i++) {
         if (pthread_create(&t, NULL, ct_child_idle, NULL) != 0) {
-            _exit(20);
+            ct_child_exit(20);
         }
     }
     pid_t tids[64];
     for (int k = 1; k <= broadcasts; k++) {
         if (count_call() != CT_COUNT_BYTES) {
-            _exit(30 + k);
+            ct_child_exit(30 + k);
         }
         int n = ct_list_tids(0, tids, 64);
         if (n != threads + 1) {
-            _exit(40 + k);
+            ct_child_exit(40 + k);
         }
         for (int i = 0; i < n; i++) {
             if (ct_thread_count(0, tids[i]) != k) {
-                _exit(50 + k);
+                ct_child_exit(50 + k);
             }
         }
     }
-    _exit(0);
+    ct_child_exit(0);
+}
+
+void ct_fork_child_broadcasts_to(int threads, int broadcasts,
+                                 long (*count_call)(void), volatile int *result)
+{
+    ct_child_result = result;
+    ct_fork_child_broadcasts(threads, broadcasts, count_call);
+}
+
+int ct_wait_exit(pid_t pid, int pidfd, long timeout_ms)
+{
+    (void)pid;
+    if (pidfd < 0) {
+        return 0; /* pidfd_open() found it already gone and reaped */
+    }
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    long deadline = ct_now_ms() + timeout_ms;
+    for (;;) {
+        long left = deadline - ct_now_ms();
+        int r = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (r == 1) {
+            return 0;
+        }
+        if ((r == 0 && left <= 0) || (r < 0 && errno != EINTR)) {
+            return -1;
+        }
+    }
 }
 
 void ct_counts_expect(struct ct_counts *c, pid_t tid, long lo, long hi)

@@ -327,6 +327,15 @@ long ct_snap_find_same(const struct ct_snap *s, const struct ct_snap *of,
 void ct_fork_child_broadcasts(int threads, int broadcasts,
                               long (*count_call)(void))
     __attribute__((noreturn));
+/* The same, and stores its exit code in *result (a MAP_SHARED word) just
+ * before _exit, for a parent that lets the kernel reap its children. */
+void ct_fork_child_broadcasts_to(int threads, int broadcasts,
+                                 long (*count_call)(void), volatile int *result)
+    __attribute__((noreturn));
+/* Waits up to timeout_ms for process pid to exit, through pidfd (from
+ * pidfd_open, or -1 if that failed because pid was already gone); works
+ * for children the kernel reaps (SIGCHLD ignored). 0 gone, -1 timeout. */
+int ct_wait_exit(pid_t pid, int pidfd, long timeout_ms);
 /* Expected counts for some threads; threads not listed pass. */
 struct ct_counts {
     int n;
