@@ -102,7 +102,9 @@
 //! second listing of one broadcast finds new threads ([`ESCALATE_AFTER`]),
 //! the rest of it holds as the hold mode does: `ESCALATED` names its
 //! generation, threads that answer from then on hold, and each that
-//! answered before gets a hold-only signal (`protocol::HOLD_ONLY`). A
+//! answered before gets a hold-only signal naming its own slot
+//! (`protocol::HOLD_ONLY`; honoured only by that slot's thread, once
+//! Done). A
 //! thread sees the escalation after its slot is Done, or the broadcaster
 //! sees it Done after the escalation (a SeqCst fence on each side), so
 //! none is left out but one that exits or whose signal queue is full,
@@ -386,10 +388,10 @@ fn escalate(table: &Table, generation: u32, pid: c_int) {
     // Pairs with the handler's fence between its slot's Done and its look
     // at ESCALATED: one of the two sees the other.
     core::sync::atomic::fence(Ordering::SeqCst);
-    let value = protocol::encode(generation, protocol::HOLD_ONLY);
-    let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);
-    for slot in table.slots() {
+    for (index, slot) in table.slots().iter().enumerate() {
         if slot.state() == State::Done {
+            let value = protocol::encode(generation, index | protocol::HOLD_ONLY);
+            let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);
             let _ = sys::tgsigqueueinfo(pid, slot.tid(), SIGNAL, &info);
         }
     }

@@ -10,14 +10,16 @@
 //! have done a moment later; every other value returns at once. A slot runs
 //! at most once (its Sent -> Running compare-and-swap), so a forger can
 //! neither skip a thread nor make one run the call twice; it can only cost
-//! each thread a handler entry, slowing a broadcast down.
+//! each thread a handler entry, slowing a broadcast down. A forged
+//! hold-only signal holds only a thread whose own slot is Done, in a
+//! broadcast that holds: one that no longer needs it to answer.
 
 use core::ffi::c_int;
 use core::sync::atomic::Ordering;
 
 use crate::handler::count;
 use crate::protocol::{self, CALL, DONE, END_BASE, GENERATION, HELD, PENDING, RELEASED};
-use crate::slots::{self, Slot};
+use crate::slots::{self, Slot, State};
 use crate::sys;
 
 /// Our signal arrived with `value` (see [`protocol::encode`]).
@@ -30,10 +32,15 @@ pub fn on_signal(value: u64) {
     if GENERATION.load(Ordering::Acquire) != generation {
         return; // a late duplicate of an earlier broadcast
     }
-    if index == protocol::HOLD_ONLY {
+    if index & protocol::HOLD_ONLY != 0 {
         // A thread that answered before the broadcast escalated: no call,
-        // only the hold (a forged one delays this thread until the end).
-        if protocol::holds_in(generation) {
+        // only the hold. A thread that still has to answer must never hold
+        // (psx's signal is blocked here), so only for this thread's own
+        // slot, Done, looked at after the escalation was seen: the
+        // broadcaster escalates after it has reset the previous broadcast's
+        // Done slots (SeqCst store and load of ESCALATED order them). The
+        // hold mode never sends one. A forged one can delay a Done thread.
+        if protocol::escalated(generation) && own_slot_done(index & !protocol::HOLD_ONLY) {
             hold(generation);
         }
         return;
@@ -67,6 +74,13 @@ pub fn on_signal(value: u64) {
     run_claimed(slot, generation);
     hold_until_released(generation);
     left_hold();
+}
+
+/// Whether slot `index` is this thread's and Done.
+/// Runs in a signal handler: atomic loads and `gettid`.
+fn own_slot_done(index: usize) -> bool {
+    slots::lookup(index)
+        .is_some_and(|slot| slot.tid() == sys::gettid() && slot.state() == State::Done)
 }
 
 /// Holds this thread until broadcast `generation` is released, counted in
