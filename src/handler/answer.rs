@@ -83,11 +83,31 @@ fn own_slot_done(index: usize) -> bool {
         .is_some_and(|slot| slot.tid() == sys::gettid() && slot.state() == State::Done)
 }
 
-/// Holds this thread until broadcast `generation` is released, counted in
-/// `HELD`. Runs in a signal handler: atomics and futex calls.
+/// How long an escalated default-mode broadcast holds a thread at most.
+/// The end condition never relies on this hold (it only slows threads that
+/// may make threads around the gate), and an unbounded one could hang a
+/// broadcast: a creator held between glibc's `clone` of a thread started
+/// stopped (explicit affinity or scheduling) and its unlock of that
+/// thread's start lock keeps the new thread, signal 33 blocked, from ever
+/// answering; a forged hold-only could hold a Done thread to the end.
+const ESCALATED_HOLD_NS: u64 = 10_000_000;
+
+/// Holds this thread until broadcast `generation` is released or one wait
+/// of [`ESCALATED_HOLD_NS`] times out (default mode, escalated), counted in
+/// `HELD`. `RELEASED` only changes, and is only woken, at a release, so
+/// the loop ends at the first timeout or release (no clock read: a filter
+/// that allows what glibc's setxid handler needs allows `futex`).
+/// Runs in a signal handler: atomics and futex calls.
 fn hold(generation: u32) {
     HELD.fetch_add(1, Ordering::AcqRel);
-    hold_until_released(generation);
+    loop {
+        let released = RELEASED.load(Ordering::Acquire);
+        if protocol::reached(released, generation)
+            || sys::futex_wait(&RELEASED, released, Some(ESCALATED_HOLD_NS))
+        {
+            break;
+        }
+    }
     left_hold();
 }
 
