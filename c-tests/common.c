@@ -1141,9 +1141,7 @@ int ct_main(const char *test, int argc, char **argv,
     const char *only = getenv("CT_ONLY");
     const char *keep = getenv("PSX_KEEP_GOING");
     int keep_going = keep && *keep;
-    /* c-tests/run.sh: larger under emulation (the arm64 VM). */
-    const char *scale = getenv("PSX_TIMEOUT_SCALE");
-    int timeout_scale = scale && atoi(scale) > 0 ? atoi(scale) : 1;
+    int timeout_scale = ct_timeout_scale();
     int ran = 0, failed = 0;
     for (const struct ct_case *c = cases; c->name; c++) {
         if ((c->flags & CT_HELPER) || (only && *only && strcmp(only, c->name) != 0)) {
@@ -1413,9 +1411,15 @@ void ct_fork_child_broadcasts_to(int threads, int broadcasts,
     ct_fork_child_broadcasts(threads, broadcasts, count_call);
 }
 
-int ct_wait_exit(pid_t pid, int pidfd, long timeout_ms)
+int ct_timeout_scale(void)
 {
-    (void)pid;
+    /* c-tests/run.sh: larger under emulation (the arm64 VM). */
+    const char *scale = getenv("PSX_TIMEOUT_SCALE");
+    return scale && atoi(scale) > 0 ? atoi(scale) : 1;
+}
+
+int ct_wait_exit(int pidfd, long timeout_ms)
+{
     if (pidfd < 0) {
         return 0; /* pidfd_open() found it already gone and reaped */
     }

@@ -332,10 +332,12 @@ void ct_fork_child_broadcasts(int threads, int broadcasts,
 void ct_fork_child_broadcasts_to(int threads, int broadcasts,
                                  long (*count_call)(void), volatile int *result)
     __attribute__((noreturn));
-/* Waits up to timeout_ms for process pid to exit, through pidfd (from
- * pidfd_open, or -1 if that failed because pid was already gone); works
+/* Waits up to timeout_ms for a process to exit, through its pidfd (from
+ * pidfd_open, or -1 if that failed because it was already gone); works
  * for children the kernel reaps (SIGCHLD ignored). 0 gone, -1 timeout. */
-int ct_wait_exit(pid_t pid, int pidfd, long timeout_ms);
+int ct_wait_exit(int pidfd, long timeout_ms);
+/* PSX_TIMEOUT_SCALE (c-tests/run.sh: larger under emulation), at least 1. */
+int ct_timeout_scale(void);
 /* Expected counts for some threads; threads not listed pass. */
 struct ct_counts {
     int n;

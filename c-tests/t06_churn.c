@@ -438,8 +438,7 @@ static void on_alarm(int sig)
 static int run_stopped_start(void)
 {
     CT_CHECK(__real_pthread_create != NULL, "no __real_pthread_create");
-    const char *env = getenv("PSX_TIMEOUT_SCALE");
-    int scale = env && atoi(env) > 0 ? atoi(env) : 1;
+    int scale = ct_timeout_scale();
     signal(SIGALRM, on_alarm);
     pthread_t th[NSTOPPED];
     for (long i = 0; i < NSTOPPED; i++) {

@@ -220,8 +220,7 @@ static void beat(int iter, const char *phase)
 /* Under emulation (the arm64 VM, PSX_TIMEOUT_SCALE) time limits grow. */
 static long stall_scale(void)
 {
-    const char *v = getenv("PSX_TIMEOUT_SCALE");
-    return v && atol(v) > 0 ? atol(v) : 1;
+    return ct_timeout_scale();
 }
 
 /* Runs in the watchdog's process, on a stall. */

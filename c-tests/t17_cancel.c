@@ -165,8 +165,7 @@ static long one_round(int kind)
 static int run(int use_psx)
 {
     ct_check_library();
-    const char *scale = getenv("PSX_TIMEOUT_SCALE");
-    g_scale = scale && atol(scale) > 0 ? atol(scale) : 1;
+    g_scale = ct_timeout_scale();
     g_use_psx = use_psx;
     srand(getpid());
     CT_CHECK(sem_init(&g_sem, 0, 0) == 0, "sem_init");
@@ -362,8 +361,7 @@ static void rounds_with_usr1(int (*round)(int))
 static int run_rounds(int (*round)(int))
 {
     ct_check_library();
-    const char *scale = getenv("PSX_TIMEOUT_SCALE");
-    g_scale = scale && atol(scale) > 0 ? atol(scale) : 1;
+    g_scale = ct_timeout_scale();
     CT_CHECK(sem_init(&g_sem, 0, 0) == 0, "sem_init");
     CT_CHECK(pipe(g_pipe) == 0 && pipe(g_token) == 0, "pipe");
     rounds_with_usr1(round);
