@@ -67,7 +67,7 @@ pub const HOLD_ONLY: usize = 0x8000_0000;
 /// Whether a thread that answered broadcast `generation` holds.
 /// Runs in a signal handler: two atomic loads.
 pub fn holds_in(generation: u32) -> bool {
-    holds_threads() || ESCALATED.load(Ordering::SeqCst) == generation
+    holds_threads() || escalated(generation)
 }
 
 /// Whether default-mode broadcast `generation` has escalated (never in the

@@ -64,7 +64,7 @@ pub fn on_signal(value: u64) {
         // hold-only signal.
         run_claimed(slot, generation);
         core::sync::atomic::fence(Ordering::SeqCst);
-        if protocol::holds_in(generation) {
+        if protocol::escalated(generation) {
             hold(generation);
         }
         return;
