@@ -385,11 +385,11 @@ static int case_churn(int argc, char **argv)
  * handler here) before it unlocks. A creator held in psx's handler at that
  * point keeps the new thread, signal 33 still blocked, from ever answering.
  * Creators here make such threads around psx's wrapper, so broadcasts
- * keep finding new threads and the default mode holds answered threads
- * (src/broadcast.rs, "Holding when threads keep appearing"); the hold must
- * end by itself. With it unbounded this hung within a second. Then every
- * creator, alive from before the first broadcast, must show one call per
- * broadcast in /proc. */
+ * keep finding new threads: each must still end (src/broadcast.rs,
+ * "Threads that keep appearing"). An engine that held answered threads in
+ * such a broadcast hung here within a second while its hold had no bound.
+ * Then every creator, alive from before the first broadcast, must show one
+ * call per broadcast in /proc. */
 
 #define NSTOPPED 4
 extern int __real_pthread_create(pthread_t *, const pthread_attr_t *,
@@ -474,8 +474,8 @@ static int run_stopped_start(void)
     return 0;
 }
 
-/* Default mode: made around the wrapper, so broadcasts escalate and hold
- * (with the hold unbounded, this hung within a second). The hold mode has
+/* Default mode: made around the wrapper, so every round may find new
+ * threads; no thread may be held for that. The hold mode has
  * no gate and hangs here even through the wrapper (README, "Hold mode"):
  * blocking signal 33 in the wrapper across the creation only moved the
  * hang to the new thread, which then waited, signal 33 blocked, on a lock

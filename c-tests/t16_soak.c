@@ -527,8 +527,8 @@ static int case_soak(int argc, char **argv)
     CT_CHECK(n_broadcasts >= 10 && n_forks >= 1, "seed %u: too little done",
              g_seed);
     /* A broadcast must end even while threads keep making threads around
-     * psx's wrapper (src/broadcast.rs, "Holding when threads keep
-     * appearing"). Its 9-10 s broadcasts once blamed on that were the
+     * psx's wrapper (src/broadcast.rs, "Threads that keep appearing").
+     * Its 9-10 s broadcasts once blamed on that were the
      * kernel's wait4 ("Reaping" at the top); since, tens of ms. */
     long limit_ms = 5000L * ct_timeout_scale();
     CT_CHECK(longest_ms <= limit_ms, "seed %u: a broadcast took %ld ms "

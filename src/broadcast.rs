@@ -94,24 +94,16 @@
 //! success of counting Done threads without the alive check, and those of
 //! ending on a listing.
 //!
-//! # Holding when threads keep appearing (default mode)
+//! # Threads that keep appearing (default mode)
 //! Without the hold, a thread that answered may make threads around the
 //! gate, and every round can then find new ones: a broadcast ends only at
-//! a round without one. So when a second listing of one broadcast finds
-//! new threads ([`ESCALATE_AFTER`]), the rest of it holds threads for a
-//! while: `ESCALATED` names its generation, threads that answer from then
-//! on hold, and each that answered before gets a hold-only signal naming
-//! its own slot (`protocol::HOLD_ONLY`; honoured only by that slot's
-//! thread, once Done). A thread sees the escalation after its slot is
-//! Done, or the broadcaster sees it Done after the escalation (a SeqCst
-//! fence on each side). The end condition stays the default mode's (Done
-//! threads checked alive), never the hold's, so this hold only slows
-//! creators down, and it ends after 10 ms at most (`handler::answer`,
-//! `ESCALATED_HOLD_NS`): held without a bound, a creator between glibc's
-//! `clone` of a thread started stopped and its unlock of that thread's
-//! start lock would keep the new thread, signal 33 blocked, from ever
-//! answering. A program sees this hold only in such a broadcast. (The
-//! t16 soak's 9-10 s broadcasts that first motivated it were the kernel's
+//! a round without one. psx does not hold anyone to get there (a program
+//! could tell): each round signals what the listing found and counts
+//! again. In c-tests/t06 `stopped-start-creators`, four threads that make
+//! threads around the wrapper without pause did not keep 400-2,200
+//! broadcasts in 3 s from ending, two CPU hogs included. (An earlier
+//! engine held answered threads for up to 10 ms in such a broadcast; the
+//! t16 soak's 9-10 s broadcasts that motivated it were the kernel's
 //! `wait4`: doc/DESIGN.md.)
 //!
 //! # The hold mode (opt-in: `PSX_HOLD_THREADS=1`)
@@ -303,9 +295,6 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     }
     DONE.store(0, Ordering::Relaxed);
     END_BASE.store(0, Ordering::Relaxed);
-    // The previous generation, over and released: ESCALATED can then not
-    // name the new one (after 2^32 broadcasts) before it escalates.
-    protocol::ESCALATED.store(GENERATION.load(Ordering::Relaxed), Ordering::SeqCst);
     let generation = GENERATION.fetch_add(1, Ordering::Release).wrapping_add(1);
     let zombie = ZOMBIE_MAIN.load(Ordering::Relaxed);
     let skip = if zombie == pid { zombie } else { 0 };
@@ -328,7 +317,6 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     }
     let_last_answer_end(table, me, pid, check_alive);
     let mut failed_listings = 0;
-    let mut rounds_with_new = 0;
     let mut settle = Settle::new();
     loop {
         // Ended by the last thread to answer: held threads may be leaving,
@@ -355,10 +343,6 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
             wait_to_list_again(&mut finder, &mut failed_listings);
         } else if table.len() > first_new {
             settle.found_new(); // another round
-            rounds_with_new += 1;
-            if rounds_with_new == ESCALATE_AFTER && !protocol::holds_threads() {
-                escalate(table, generation, pid);
-            }
         } else if count.is_none() && count_now(finder.as_ref()).is_none() {
             // No count to go on, even through the listing's descriptor (no
             // /proc of ours: the registry): the listing is the last resort
@@ -373,32 +357,8 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     // other thread saves the system call). Woken even when the last answer
     // released: it may not have been scheduled for its own wake yet.
     protocol::release(generation);
-    if protocol::holds_in(generation) && table.slots().iter().any(|s| s.state() == State::Done) {
+    if protocol::holds_threads() && table.slots().iter().any(|s| s.state() == State::Done) {
         sys::futex_wake(&RELEASED, c_int::MAX);
-    }
-}
-
-/// How many listings of one broadcast may find new threads before the
-/// default mode holds the threads that answer (module doc, "Holding when
-/// threads keep appearing"): the first finds those made since the previous
-/// broadcast; a second means threads appear while this one runs.
-const ESCALATE_AFTER: u32 = 2;
-
-/// Makes the rest of broadcast `generation` hold, as the hold mode does:
-/// threads that answer from now on hold, and each that answered before
-/// gets a hold-only signal (best effort: it only bounds the broadcast's
-/// length; a thread that is gone or whose queue is full is skipped).
-fn escalate(table: &Table, generation: u32, pid: c_int) {
-    protocol::ESCALATED.store(generation, Ordering::SeqCst);
-    // Pairs with the handler's fence between its slot's Done and its look
-    // at ESCALATED: one of the two sees the other.
-    core::sync::atomic::fence(Ordering::SeqCst);
-    for (index, slot) in table.slots().iter().enumerate() {
-        if slot.state() == State::Done {
-            let value = protocol::encode(generation, index | protocol::HOLD_ONLY);
-            let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);
-            let _ = sys::tgsigqueueinfo(pid, slot.tid(), SIGNAL, &info);
-        }
     }
 }
 
