@@ -397,6 +397,7 @@ extern int __real_pthread_create(pthread_t *, const pthread_attr_t *,
     __attribute__((weak));
 static long g_stopped_made;
 static int g_stopped_stop;
+static int g_stopped_wrapped; /* through psx's wrapper, else around it */
 static pid_t g_stopped_tid[NSTOPPED];
 
 static void *stopped_child(void *arg)
@@ -416,8 +417,10 @@ static void *stopped_creator(void *arg)
         pthread_attr_init(&attr);
         pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
         pthread_t t;
-        CT_CHECK(__real_pthread_create(&t, &attr, stopped_child, NULL) == 0,
-                 "pthread_create");
+        int r = g_stopped_wrapped
+                    ? pthread_create(&t, &attr, stopped_child, NULL)
+                    : __real_pthread_create(&t, &attr, stopped_child, NULL);
+        CT_CHECK(r == 0, "pthread_create");
         pthread_attr_destroy(&attr);
         pthread_join(t, NULL);
         __atomic_add_fetch(&g_stopped_made, 1, __ATOMIC_RELAXED);
@@ -467,19 +470,19 @@ static int run_stopped_start(void)
     for (int i = 0; i < NSTOPPED; i++) {
         pthread_join(th[i], NULL);
     }
-    ct_log("%ld broadcasts while %ld threads started stopped were made "
-           "around psx's wrapper; each creator ran each once", n,
-           g_stopped_made);
+    ct_log("%ld broadcasts while %ld threads started stopped were made %s "
+           "psx's wrapper; each creator ran each once", n, g_stopped_made,
+           g_stopped_wrapped ? "through" : "around");
     CT_CHECK(n >= 10 && g_stopped_made >= 10, "too little done");
     return 0;
 }
 
 /* Default mode: made around the wrapper, so every round may find new
- * threads; no thread may be held for that. The hold mode has
- * no gate and hangs here even through the wrapper (README, "Hold mode"):
- * blocking signal 33 in the wrapper across the creation only moved the
+ * threads; no thread may be held for that. (The hold mode has no gate for
+ * threads made around the wrapper and hangs here: README, "Hold mode".
+ * Blocking signal 33 in the wrapper across the creation only moved the
  * hang to the new thread, which then waited, signal 33 blocked, on a lock
- * that a held thread had (seen in t16). */
+ * that a held thread had, seen in t16.) */
 static int case_stopped_start(int argc, char **argv)
 {
     (void)argc;
@@ -487,9 +490,20 @@ static int case_stopped_start(int argc, char **argv)
     return run_stopped_start();
 }
 
+/* Both modes: made through the wrapper. The hold mode, without the gate,
+ * hung here: a creator held between the clone and the unlock. */
+static int case_stopped_start_wrapped(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    g_stopped_wrapped = 1;
+    return run_stopped_start();
+}
+
 static const struct ct_case cases[] = {
     {"create-and-exit-during-broadcasts", case_churn, 90, 0},
     {"stopped-start-creators", case_stopped_start, 60, CT_NO_HOLD},
+    {"stopped-start-wrapped", case_stopped_start_wrapped, 60, 0},
     {NULL, NULL, 0, 0},
 };
 

@@ -115,7 +115,9 @@
 //! thread can neither make a thread nor leave (`pthread_cancel()`, a nested
 //! handler's `pthread_exit()` or `siglongjmp()` all wait until after the
 //! release; `exit_group()`, `execve()` and fatal signals end the
-//! broadcaster too), and the gate is not needed. The one way out is a
+//! broadcaster too). The gate is closed all the same: a creator held
+//! inside `pthread_create` could keep its new thread from answering
+//! (`gate`). The one way out is a
 //! seccomp filter that kills the thread at a system call the handler makes
 //! after the call, so after a call that may install one
 //! ([`may_kill_threads`]) Done threads are still checked alive; otherwise
@@ -270,15 +272,11 @@ pub fn all_threads(nr: c_long, args: [c_long; 6]) -> Result<c_long, c_int> {
     let mine = unsafe { sys::raw6(nr, args) };
     let value = sys::check(mine)?;
     // Without the hold, threads that answered run on: none may create a
-    // thread through psx's wrapper until the end (module doc).
-    let gated = !protocol::holds_threads();
-    if gated {
-        gate::close();
-    }
+    // thread through psx's wrapper until the end (module doc). In the hold
+    // mode, no creator may be held inside `pthread_create` (`gate`).
+    gate::close();
     run_on_others(&mut table, nr, args);
-    if gated {
-        gate::open();
-    }
+    gate::open();
     check_results(&table, nr, args, mine);
     Ok(value)
 }

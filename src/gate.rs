@@ -1,6 +1,5 @@
 //! The creation gate: no thread is created through psx's `pthread_create`
-//! wrapper while a broadcast is in flight (the default mode; in the hold
-//! mode the gate is never closed).
+//! wrapper while a broadcast is in flight.
 //!
 //! A thread that has run a broadcast's call returns to the program at once
 //! (no hold), so it could create a thread that inherits the new state while
@@ -9,6 +8,15 @@
 //! same by holding its stack lock, which `pthread_create` takes; psx's
 //! wrapper waits here instead. (Threads created around the wrapper are not
 //! held back: README, "Guarantees".)
+//!
+//! The hold mode, where a thread that answered cannot create anything,
+//! needs the gate for another reason: glibc starts a thread with explicit
+//! CPU affinity or scheduling "stopped": the new thread, every signal
+//! blocked, waits on a lock its creator unlocks after `clone()`, with the
+//! creator's own signals open again. A creator held in that window keeps
+//! the new thread from ever answering, and the broadcast waits for ever
+//! (c-tests/t06 `stopped-start-wrapped`). The gate lets no broadcast
+//! signal anyone while a creator is inside the real `pthread_create`.
 //!
 //! # Orderings
 //! A creator adds itself to [`CREATING`] and then reads [`CLOSED`]; the

@@ -148,7 +148,9 @@ pub struct Config {
     /// count checked against the DONE threads found alive after it (as
     /// after a filter-installing call), since a DONE thread may now exit.
     pub alive_end: bool,
-    /// The default mode's gate: no thread is created while a broadcast
+    /// The creation gate (closed in both modes; `Config::engine` leaves it
+    /// open to stand for threads made around the wrapper, which it does
+    /// not hold back): no thread is created while a broadcast
     /// is in flight (a gate in `pthread_create` that the broadcaster holds
     /// for the whole broadcast and a creator holds across `clone()`, as
     /// glibc does with its stack lock for its own setxid broadcast). A

@@ -58,6 +58,25 @@ fn engine_is_correct() {
     assert_clean(&out);
 }
 
+/// The hold mode closes the creation gate too (so that no creator is held
+/// inside `pthread_create`, `src/gate.rs`); `Config::engine` leaves it open
+/// to stand for threads made around the wrapper. With every creation
+/// gated, still no false success, double run or deadlock.
+#[test]
+fn engine_is_correct_with_the_gate() {
+    for filter_call in [false, true] {
+        let cfg = Config {
+            creation_gate: true,
+            filter_call,
+            ..Config::engine(Bounds::from_env())
+        };
+        assert_clean(&run(
+            &format!("engine with the gate, filter call: {filter_call}"),
+            cfg,
+        ));
+    }
+}
+
 #[test]
 fn engine_is_correct_for_a_filter_installing_call() {
     let cfg = Config {
