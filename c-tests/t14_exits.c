@@ -1402,7 +1402,7 @@ static void *die_in_clone(void *arg)
     return (void *)2;
 }
 
-/* Default mode: a creator killed inside pthread_create never leaves psx's
+/* Both modes: a creator killed inside pthread_create never leaves psx's
  * creation gate. The next broadcast must still run (it takes the dead
  * creator's place back after its 1 s check) with every thread once, and
  * the one after it must not wait again. */
@@ -1457,6 +1457,7 @@ static const struct ct_case cases[] = {
     {"exit-group-during-broadcast", case_exit_group, 40, 0},
     {"signal-during-listing", case_signal_listing, 40, 0},
     {"creator-killed-in-clone", case_creator_killed, 40, CT_NO_HOLD},
+    {"hold-creator-killed-in-clone", case_creator_killed, 40, CT_HOLD},
     {"exit-child", case_exit_child, 0, CT_HELPER},
     {NULL, NULL, 0, 0},
 };

@@ -9,7 +9,9 @@
 # PSX_KEEP_GOING=1 every run runs every test (c-tests/run.sh goes on past a
 # failure) and the end lists how often each failing test failed. Each run's
 # output is kept in build/hog-runs/run-N.log; one line per run is printed.
-# Not part of `make test` (about 4 minutes per run).
+# Not part of `make test` (about 4 minutes per run). With PSX_TESTS set
+# (c-tests/run.sh's list), each run is `sh c-tests/run.sh` for those tests
+# only, both link modes, instead of `make c-test`.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,14 +27,21 @@ hog2=$!
 trap 'kill $hog1 $hog2 2>/dev/null' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-echo "hog-runs: $runs runs of make c-test, hogs $hog1 $hog2, logs in $logs"
+if [ -n "${PSX_TESTS:-}" ]; then
+    what="c-tests/run.sh for $PSX_TESTS"
+    set -- sh "$PSX_ROOT/c-tests/run.sh"
+else
+    what="make c-test"
+    set -- make -s -C "$PSX_ROOT" c-test
+fi
+echo "hog-runs: $runs runs of $what, hogs $hog1 $hog2, logs in $logs"
 
 i=0
 while [ "$i" -lt "$runs" ]; do
     i=$((i + 1))
     start=$(date +%s)
     rc=0
-    make -s -C "$PSX_ROOT" c-test >"$logs/run-$i.log" 2>&1 || rc=$?
+    "$@" >"$logs/run-$i.log" 2>&1 || rc=$?
     summary=$(grep -E 'c-tests: [0-9]+ passed' "$logs/run-$i.log" | tail -1)
     echo "run $i: rc=$rc, $(($(date +%s) - start)) s, ${summary:-no summary}"
     if [ "$rc" -ne 0 ]; then

@@ -89,8 +89,8 @@
 //! The model in `model/` checks this protocol, with threads that create,
 //! exit, get cancelled and fork, for false successes, double runs and
 //! deadlocks, with listings as Linux makes them, in both modes
-//! (`Config::engine` is the hold mode, `creation_gate` with `alive_end`
-//! the default); it finds the second run without the gate, the false
+//! (`Config::engine` is the hold mode, gate open or closed, and
+//! `creation_gate` with `alive_end` the default); it finds the second run without the gate, the false
 //! success of counting Done threads without the alive check, and those of
 //! ending on a listing.
 //!
@@ -100,7 +100,7 @@
 //! a round without one. psx does not hold anyone to get there (a program
 //! could tell): each round signals what the listing found and counts
 //! again. In c-tests/t06 `stopped-start-creators`, four threads that make
-//! threads around the wrapper without pause did not keep 400-2,200
+//! threads around the wrapper without pause did not keep 460-3,200
 //! broadcasts in 3 s from ending, two CPU hogs included. (An earlier
 //! engine held answered threads for up to 10 ms in such a broadcast; the
 //! t16 soak's 9-10 s broadcasts that motivated it were the kernel's
@@ -195,7 +195,9 @@
 //!   that never answers (below), for ever; and the exception of the
 //!   invariant for threads made around the wrapper.
 //! - Hold mode: a held thread sleeps once more, for the release, and
-//!   signals to it wait until then (a few microseconds to milliseconds).
+//!   signals to it wait until then (a few microseconds to milliseconds);
+//!   wrapped `pthread_create` waits for the broadcast's end, as in the
+//!   default mode (and while a thread never answers, for ever).
 //!   (An earlier engine "parked" idle threads inside the handler to save a
 //!   wake-up; programs could tell, so it is gone.)
 //! - When no thread started or ended since the previous broadcast, a

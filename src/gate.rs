@@ -22,8 +22,9 @@
 //! A creator adds itself to [`CREATING`] and then reads [`CLOSED`]; the
 //! broadcaster stores [`CLOSED`] and then reads [`CREATING`]; both `SeqCst`,
 //! so at least one sees the other: either the creator waits, or the
-//! broadcaster waits until the creator's `clone()` is over (its thread then
-//! exists, with the old state, and is found).
+//! broadcaster waits until the creator's real `pthread_create` has
+//! returned (its thread then exists, with the old state, and is found, and
+//! a thread glibc started stopped has been let go).
 //!
 //! # Creators that never leave
 //! A creator past the gate also writes its tid into one of [`CREATORS`]
@@ -50,14 +51,15 @@ const CLOSED_WAITERS: u32 = 2;
 
 /// Whether a broadcast is in flight, and whether creators wait for its end.
 static CLOSED: AtomicU32 = AtomicU32::new(OPEN);
-/// Creators between their look at the gate and the end of their `clone()`.
+/// Creators between their look at the gate and the return of the real
+/// `pthread_create`.
 static CREATING: AtomicU32 = AtomicU32::new(0);
 /// The tids of creators counted in [`CREATING`], where a place was free
 /// (0: free). A creator without a place is still counted.
 static CREATORS: [AtomicI32; PLACES] = [const { AtomicI32::new(0) }; PLACES];
 const PLACES: usize = 64;
 /// How long the broadcaster waits for creators before it looks for dead
-/// ones and reports live ones (a `clone()` takes microseconds).
+/// ones and reports live ones (a `pthread_create` takes microseconds).
 const CHECK_AFTER_NS: u64 = 1_000_000_000;
 
 /// A creator's way through the gate, handed back to [`leave`].
@@ -145,7 +147,7 @@ fn wait_open() {
 }
 
 /// Closes the gate for a broadcast and waits until creators already past
-/// it have finished their `clone()` (microseconds). After
+/// it are back from the real `pthread_create` (microseconds). After
 /// [`CHECK_AFTER_NS`] without that, dead creators are let go and live ones
 /// named (module doc); the wait goes on for those.
 pub fn close() {

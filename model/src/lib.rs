@@ -221,7 +221,10 @@ impl Config {
         }
     }
 
-    /// The engine of `src/` in its opt-in hold mode (`PSX_HOLD_THREADS=1`).
+    /// The engine of `src/` in its opt-in hold mode (`PSX_HOLD_THREADS=1`),
+    /// with the creation gate open: it stands for threads made around psx's
+    /// wrapper, which the gate does not hold back (the gate closed:
+    /// `engine_is_correct_with_the_gate`).
     pub fn engine(bounds: Bounds) -> Self {
         Config {
             bounds,
