@@ -192,7 +192,7 @@ c-test: all
 endif
 
 # The tests whose sub-cases take no mode of their own (c-tests/README.md),
-# run a second time in the hold mode; t14, t17 and t19 have hold-* cases.
+# run a second time in the hold mode; t14, t17, t19 and t20 have hold-* cases.
 HOLD_MODE_TESTS = t02_main_exit t04_fork t06_churn t10_unresponsive t15_forged t16_soak t18_proc_view
 
 # Builds (and checks the linking of) the C tests without running them.

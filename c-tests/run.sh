@@ -118,6 +118,7 @@ t16_soak:c:200
 t17_cancel:c:200
 t18_proc_view:c:90
 t19_inherited:c:90
+t20_create_reentry:c:60
 "
 
 passed=0

@@ -152,11 +152,17 @@ fn wait_open() {
 /// named (module doc); the wait goes on for those.
 pub fn close() {
     CLOSED.store(CLOSED_NO_WAITERS, SeqCst);
+    // A call from code the real `pthread_create` runs (an interposed
+    // allocator) comes from a creator past the gate: never wait for it.
+    // Its thread is not cloned yet, or is cloned with the old state (no
+    // program code runs after `clone()` there but signal handlers).
+    let me = sys::gettid();
+    let own = u32::from(CREATORS.iter().any(|c| c.load(SeqCst) == me));
     let mut deadline = sys::monotonic_ns() + CHECK_AFTER_NS;
     let mut reported = false;
     loop {
         let creating = CREATING.load(SeqCst);
-        if creating == 0 {
+        if creating <= own {
             return;
         }
         let now = sys::monotonic_ns();
