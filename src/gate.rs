@@ -152,6 +152,9 @@ fn wait_open() {
 /// named (module doc); the wait goes on for those.
 pub fn close() {
     CLOSED.store(CLOSED_NO_WAITERS, SeqCst);
+    if CREATING.load(SeqCst) == 0 {
+        return; // the common case, without a system call
+    }
     // A call from code the real `pthread_create` runs (an interposed
     // allocator) comes from a creator past the gate: never wait for it.
     // Its thread is not cloned yet, or is cloned with the old state (no
