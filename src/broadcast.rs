@@ -41,7 +41,9 @@
 //! inherits the new state and would be found and given the call a second
 //! time (`model/` finds that second run in 15 steps without the gate; t19
 //! shows it). A thread made around the wrapper by a thread that has not
-//! run the call inherits the old state and is found like any other.
+//! run the call inherits the old state and is found like any other. (A
+//! caller inside its own `pthread_create`, t20, is not waited for: its
+//! thread is cloned after the broadcast, with the new state.)
 //!
 //! *A Done thread is counted only if it is alive after the count was
 //! read.* A thread that ran the call is back in the program and may leave
