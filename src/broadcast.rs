@@ -101,12 +101,15 @@
 //! gate, and every round can then find new ones: a broadcast ends only at
 //! a round without one. psx does not hold anyone to get there (a program
 //! could tell): each round signals what the listing found and counts
-//! again. In c-tests/t06 `stopped-start-creators`, four threads that make
-//! threads around the wrapper without pause did not keep 460-3,200
-//! broadcasts in 3 s from ending, two CPU hogs included. (An earlier
-//! engine held answered threads for up to 10 ms in such a broadcast; the
-//! t16 soak's 9-10 s broadcasts that motivated it were the kernel's
-//! `wait4`: doc/DESIGN.md.)
+//! again, and after a second of it says so on stderr. In c-tests/t06
+//! `stopped-start-creators`, four threads that make threads around the
+//! wrapper without pause did not keep 460-3,200 broadcasts in 3 s from
+//! ending on the host (at most 255 ms seen, two CPU hogs included); in the
+//! arm64 VM, under TCG emulation, one took 13-19 s. The price of being
+//! invisible: an earlier engine held answered threads for up to 10 ms in
+//! such a broadcast and did at least 10 there, but every thread of such a
+//! program could tell (and the t16 soak's 9-10 s broadcasts that first
+//! motivated it were the kernel's `wait4`: doc/DESIGN.md).
 //!
 //! # The hold mode (opt-in: `PSX_HOLD_THREADS=1`)
 //! For a program whose threads are made around psx's wrapper and that
@@ -344,7 +347,7 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         if !whole {
             wait_to_list_again(&mut finder, &mut failed_listings);
         } else if table.len() > first_new {
-            settle.found_new(); // another round
+            settle.found_new(table.len()); // another round
         } else if count.is_none() && count_now(finder.as_ref()).is_none() {
             // No count to go on, even through the listing's descriptor (no
             // /proc of ours: the registry): the listing is the last resort
@@ -369,12 +372,16 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
 /// counted until the kernel releases it) or the listing missed one (module
 /// doc). The first such listing leads to a count at once, each later one to
 /// a wait that doubles while nothing changes; after a second of waiting,
-/// one line on stderr.
+/// one line on stderr. Also says once when listings have kept finding new
+/// threads for a second (module doc, "Threads that keep appearing").
 struct Settle {
     empty_listings: u32,
     wait_ns: u64,
     waited_ns: u64,
     reported: bool,
+    /// When the second listing that found new threads ran (0: none yet).
+    chase_since_ns: u64,
+    chase_reported: bool,
 }
 
 impl Settle {
@@ -384,14 +391,27 @@ impl Settle {
             wait_ns: SETTLE_FIRST_NS,
             waited_ns: 0,
             reported: false,
+            chase_since_ns: 0,
+            chase_reported: false,
         }
     }
 
-    /// A listing found threads without a slot: the next empty listing
-    /// counts at once again. The interval keeps growing: a count that stays
-    /// off while threads keep coming (one stuck exiting) costs few waits.
-    fn found_new(&mut self) {
+    /// A listing after the first found threads without a slot: the next
+    /// empty listing counts at once again. The interval keeps growing: a
+    /// count that stays off while threads keep coming (one stuck exiting)
+    /// costs few waits.
+    fn found_new(&mut self, known: usize) {
         self.empty_listings = 0;
+        if self.chase_reported {
+            return;
+        }
+        let now = sys::monotonic_ns();
+        if self.chase_since_ns == 0 {
+            self.chase_since_ns = now;
+        } else if now - self.chase_since_ns >= REPORT_AFTER_NS {
+            report_chase(known);
+            self.chase_reported = true;
+        }
     }
 
     /// A whole listing found nothing new while the count was off.
@@ -548,6 +568,14 @@ fn report_count_mismatch(table: &Table, count: Option<usize>) {
         .text(" threads, psx has reached ")
         .dec(to_long(done.count()))
         .text(" besides the caller and cannot list the others -- psx keeps waiting: a false success would leave them unchanged");
+}
+
+/// Says that listings keep finding new threads (`known` in the table).
+fn report_chase(known: usize) {
+    Line::new()
+        .text("still finding new threads after 1s (")
+        .dec(to_long(known))
+        .text(" so far): threads that ran the call keep making threads around psx's pthread_create wrapper -- psx keeps giving each the call");
 }
 
 /// After a listing failed (`/proc` refused it for a moment: out of memory,
