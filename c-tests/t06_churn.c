@@ -386,8 +386,8 @@ static int case_churn(int argc, char **argv)
  * point keeps the new thread, signal 33 still blocked, from ever answering.
  * Creators here make such threads around psx's wrapper, so broadcasts
  * keep finding new threads: each must still end (src/broadcast.rs,
- * "Threads that keep appearing"). An engine that held answered threads in
- * such a broadcast hung here within a second while its hold had no bound.
+ * "Threads that keep appearing"; after a second psx holds answered
+ * threads, and with that hold unbounded this hung within a second).
  * Then every creator, alive from before the first broadcast, must show one
  * call per broadcast in /proc. */
 
@@ -479,15 +479,15 @@ static int run_stopped_start(void)
            n, longest_ms, g_stopped_made,
            g_stopped_wrapped ? "through" : "around");
     /* One broadcast is enough to show it ends: around the wrapper, each
-     * chases the new threads until a round finds none, which took 13-19 s
-     * in the arm64 VM (TCG emulation, PSX_TIMEOUT_SCALE 6; the alarm is
-     * then 180 s) and up to 255 ms on the host. */
+     * chases the new threads until a round finds none, up to 255 ms on the
+     * host; in the arm64 VM (TCG, PSX_TIMEOUT_SCALE 6: alarm 180 s) 13-23 s
+     * before psx held answered threads after a second of it. */
     CT_CHECK(n >= 1 && g_stopped_made >= 10, "too little done");
     return 0;
 }
 
 /* Default mode: made around the wrapper, so every round may find new
- * threads; no thread may be held for that. (The hold mode has no gate for
+ * threads; after a second of that, psx holds answered threads (bounded). (The hold mode has no gate for
  * threads made around the wrapper and hangs here: README, "Hold mode".
  * Blocking signal 33 in the wrapper across the creation only moved the
  * hang to the new thread, which then waited, signal 33 blocked, on a lock

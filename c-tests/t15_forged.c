@@ -94,9 +94,9 @@ static void forger_main(pid_t target)
         for (int i = 0; i < n && g_sh->flood; i++) {
             for (unsigned g = cur - 1; g != cur + 2; g++) {
                 for (unsigned slot = 0; slot < 32; slot++) {
-                    /* And the same slot with the top bit set (an engine
-                     * once read it as "hold only"): it must never hold a
-                     * thread that still has to answer. */
+                    /* And the same slot as a hold-only signal (psx's
+                     * flag 0x80000000): it must never hold a thread that
+                     * still has to answer. */
                     for (unsigned hold = 0; hold < 2; hold++) {
                         long r = forge(target, tids[i], g,
                                        slot | (hold ? 0x80000000u : 0));

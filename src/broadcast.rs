@@ -99,17 +99,29 @@
 //! # Threads that keep appearing (default mode)
 //! Without the hold, a thread that answered may make threads around the
 //! gate, and every round can then find new ones: a broadcast ends only at
-//! a round without one. psx does not hold anyone to get there (a program
+//! a round without one. psx holds nobody for that at first (a program
 //! could tell): each round signals what the listing found and counts
-//! again, and after a second of it says so on stderr. In c-tests/t06
-//! `stopped-start-creators`, four threads that make threads around the
-//! wrapper without pause did not keep 460-3,200 broadcasts in 3 s from
-//! ending on the host (at most 255 ms seen, two CPU hogs included); in the
-//! arm64 VM, under TCG emulation, one took 13-19 s. The price of being
-//! invisible: an earlier engine held answered threads for up to 10 ms in
-//! such a broadcast and did at least 10 there, but every thread of such a
-//! program could tell (and the t16 soak's 9-10 s broadcasts that first
-//! motivated it were the kernel's `wait4`: doc/DESIGN.md).
+//! again. On the host that is enough: in c-tests/t06
+//! `stopped-start-creators`, four threads making threads around the
+//! wrapper without pause kept no broadcast longer than 255 ms, two CPU
+//! hogs included. Not on a slow machine: in the arm64 VM (TCG emulation)
+//! the same broadcasts took 13-23 s, and the t16 soak saw none end for
+//! 10 s. So once listings have kept finding new threads for
+//! [`ESCALATE_AFTER_NS`] (a second), psx says so on stderr and the rest of
+//! the broadcast holds threads for a while: `ESCALATED` names its
+//! generation, threads that answer from then on hold, and each that
+//! answered before gets a hold-only signal naming its own slot
+//! (`protocol::HOLD_ONLY`; honoured only by that slot's thread, once Done).
+//! A thread sees the escalation after its slot is Done, or the broadcaster
+//! sees it Done after the escalation (a SeqCst fence on each side). The
+//! end condition stays the default mode's (Done threads checked alive),
+//! never the hold's, so this hold only slows creators down, and it ends
+//! after 10 ms at most (`handler::answer`, `ESCALATED_HOLD_NS`): held
+//! without a bound, a creator between glibc's `clone` of a thread started
+//! stopped and its unlock of that thread's start lock would keep the new
+//! thread, signal 33 blocked, from ever answering. A program sees this
+//! hold only in a broadcast that has already chased new threads for a
+//! second; the alternative is a broadcast that may never end.
 //!
 //! # The hold mode (opt-in: `PSX_HOLD_THREADS=1`)
 //! For a program whose threads are made around psx's wrapper and that
@@ -300,6 +312,9 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     }
     DONE.store(0, Ordering::Relaxed);
     END_BASE.store(0, Ordering::Relaxed);
+    // The previous generation, over and released: ESCALATED can then not
+    // name the new one (after 2^32 broadcasts) before it escalates.
+    protocol::ESCALATED.store(GENERATION.load(Ordering::Relaxed), Ordering::SeqCst);
     let generation = GENERATION.fetch_add(1, Ordering::Release).wrapping_add(1);
     let zombie = ZOMBIE_MAIN.load(Ordering::Relaxed);
     let skip = if zombie == pid { zombie } else { 0 };
@@ -347,7 +362,10 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         if !whole {
             wait_to_list_again(&mut finder, &mut failed_listings);
         } else if table.len() > first_new {
-            settle.found_new(table.len()); // another round
+            // Another round; after a second of them, hold (module doc).
+            if settle.found_new(table.len()) && !protocol::holds_threads() {
+                escalate(table, generation, pid);
+            }
         } else if count.is_none() && count_now(finder.as_ref()).is_none() {
             // No count to go on, even through the listing's descriptor (no
             // /proc of ours: the registry): the listing is the last resort
@@ -362,8 +380,31 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     // other thread saves the system call). Woken even when the last answer
     // released: it may not have been scheduled for its own wake yet.
     protocol::release(generation);
-    if protocol::holds_threads() && table.slots().iter().any(|s| s.state() == State::Done) {
+    if protocol::holds_in(generation) && table.slots().iter().any(|s| s.state() == State::Done) {
         sys::futex_wake(&RELEASED, c_int::MAX);
+    }
+}
+
+/// How long listings of one broadcast may keep finding new threads before
+/// psx says so and, in the default mode, holds the threads that answer
+/// (module doc, "Threads that keep appearing").
+const ESCALATE_AFTER_NS: u64 = 1_000_000_000;
+
+/// Makes the rest of broadcast `generation` hold, as the hold mode does:
+/// threads that answer from now on hold, and each that answered before
+/// gets a hold-only signal (best effort: it only bounds the broadcast's
+/// length; a thread that is gone or whose queue is full is skipped).
+fn escalate(table: &Table, generation: u32, pid: c_int) {
+    protocol::ESCALATED.store(generation, Ordering::SeqCst);
+    // Pairs with the handler's fence between its slot's Done and its look
+    // at ESCALATED: one of the two sees the other.
+    core::sync::atomic::fence(Ordering::SeqCst);
+    for (index, slot) in table.slots().iter().enumerate() {
+        if slot.state() == State::Done {
+            let value = protocol::encode(generation, index | protocol::HOLD_ONLY);
+            let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);
+            let _ = sys::tgsigqueueinfo(pid, slot.tid(), SIGNAL, &info);
+        }
     }
 }
 
@@ -399,19 +440,22 @@ impl Settle {
     /// A listing after the first found threads without a slot: the next
     /// empty listing counts at once again. The interval keeps growing: a
     /// count that stays off while threads keep coming (one stuck exiting)
-    /// costs few waits.
-    fn found_new(&mut self, known: usize) {
+    /// costs few waits. Returns true once, when such listings have gone on
+    /// for [`ESCALATE_AFTER_NS`] (then says so on stderr).
+    fn found_new(&mut self, known: usize) -> bool {
         self.empty_listings = 0;
         if self.chase_reported {
-            return;
+            return false;
         }
         let now = sys::monotonic_ns();
         if self.chase_since_ns == 0 {
             self.chase_since_ns = now;
-        } else if now - self.chase_since_ns >= REPORT_AFTER_NS {
+        } else if now - self.chase_since_ns >= ESCALATE_AFTER_NS {
             report_chase(known);
             self.chase_reported = true;
+            return true;
         }
+        false
     }
 
     /// A whole listing found nothing new while the count was off.
@@ -572,10 +616,13 @@ fn report_count_mismatch(table: &Table, count: Option<usize>) {
 
 /// Says that listings keep finding new threads (`known` in the table).
 fn report_chase(known: usize) {
-    Line::new()
-        .text("still finding new threads after 1s (")
+    let mut line = Line::new();
+    line.text("still finding new threads after 1s (")
         .dec(to_long(known))
-        .text(" so far): threads that ran the call keep making threads around psx's pthread_create wrapper -- psx keeps giving each the call");
+        .text(" so far): threads keep being made around psx's pthread_create wrapper -- psx keeps giving each the call");
+    if !protocol::holds_threads() {
+        line.text(", and holds threads that answer for up to 10 ms each");
+    }
 }
 
 /// After a listing failed (`/proc` refused it for a moment: out of memory,

@@ -51,6 +51,32 @@ pub fn holds_threads() -> bool {
     HOLD_THREADS.load(Ordering::Relaxed)
 }
 
+/// The generation of a default-mode broadcast that holds threads anyway:
+/// one in which threads kept appearing (`broadcast`, "Holding when threads
+/// keep appearing"). Handlers that answer it hold, as in the hold mode.
+pub static ESCALATED: AtomicU32 = AtomicU32::new(0);
+
+/// A flag on the slot index of a signal that only holds its thread (no
+/// call): sent, with the thread's own slot, to threads that answered an
+/// escalated broadcast before it escalated. The handler holds only the
+/// thread of that slot, and only once the slot is Done: a forged one can
+/// then never hold a thread that still has to answer (it would hold with
+/// psx's signal blocked, and the broadcast would wait for it for ever).
+pub const HOLD_ONLY: usize = 0x8000_0000;
+
+/// Whether a thread that answered broadcast `generation` holds.
+/// Runs in a signal handler: two atomic loads.
+pub fn holds_in(generation: u32) -> bool {
+    holds_threads() || escalated(generation)
+}
+
+/// Whether default-mode broadcast `generation` has escalated (never in the
+/// hold mode, which holds every thread anyway).
+/// Runs in a signal handler: two atomic loads.
+pub fn escalated(generation: u32) -> bool {
+    !holds_threads() && ESCALATED.load(Ordering::SeqCst) == generation
+}
+
 /// Generation of the current (or last) broadcast.
 pub static GENERATION: AtomicU32 = AtomicU32::new(0);
 /// Last generation released; held handlers wait for it to reach theirs.

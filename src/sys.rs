@@ -152,20 +152,21 @@ const FUTEX_WAKE_PRIVATE: c_int = libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG;
 /// `futex(word, FUTEX_WAIT_PRIVATE, expected, timeout)`: sleeps while `*word
 /// == expected`, until woken, interrupted by a signal, or `timeout_ns` (if
 /// any) has passed. Spurious returns are possible: callers re-check.
-/// Runs in signal handlers (the hold mode's hold): one system call.
-pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) {
+/// Returns whether the timeout passed (ETIMEDOUT).
+/// Runs in signal handlers (the holds): one system call.
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) -> bool {
     let ts = timeout_ns.map(|ns| libc::timespec {
         tv_sec: libc::time_t::try_from(ns / 1_000_000_000).unwrap_or(libc::time_t::MAX),
         tv_nsec: c_long::try_from(ns % 1_000_000_000).unwrap_or(0),
     });
     let ts_ptr = ts.as_ref().map_or(core::ptr::null(), core::ptr::from_ref);
-    let _ = call!(
+    call!(
         libc::SYS_futex,
         word.as_ptr(),
         FUTEX_WAIT_PRIVATE,
         expected,
         ts_ptr
-    );
+    ) == Err(libc::ETIMEDOUT)
 }
 
 /// `futex(word, FUTEX_WAKE_PRIVATE, count)`: wakes up to `count` waiters.
