@@ -40,7 +40,7 @@
 //!   not answer.
 
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::SeqCst};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::SeqCst};
 
 use crate::report::Line;
 use crate::sys;
@@ -58,6 +58,16 @@ static CREATING: AtomicU32 = AtomicU32::new(0);
 /// (0: free). A creator without a place is still counted.
 static CREATORS: [AtomicI32; PLACES] = [const { AtomicI32::new(0) }; PLACES];
 const PLACES: usize = 64;
+/// Creators that found the gate closed and have not passed it since: the
+/// next broadcast lets them through first ([`let_waiting_creators_pass`]).
+static WAITING: AtomicU32 = AtomicU32::new(0);
+/// Whether the last [`open`] woke creators. A creator that died waiting
+/// stays in [`WAITING`]; only woken live ones make a broadcast wait.
+static WOKE: AtomicBool = AtomicBool::new(false);
+/// How long a broadcast waits, at most, for creators its predecessor kept
+/// waiting to pass the gate: fairness only, never a condition of
+/// correctness (a creator not scheduled in time waits for one more).
+const FAIRNESS_WAIT_NS: u64 = 1_000_000;
 /// How long the broadcaster waits for creators before it looks for dead
 /// ones and reports live ones (a `pthread_create` takes microseconds).
 const CHECK_AFTER_NS: u64 = 1_000_000_000;
@@ -81,14 +91,22 @@ pub fn enter() -> Pass {
             place: None,
         };
     }
+    let mut waited = false;
     loop {
         CREATING.fetch_add(1, SeqCst);
         let place = take_place(tid);
         if CLOSED.load(SeqCst) == OPEN {
+            if waited && WAITING.fetch_sub(1, SeqCst) == 1 {
+                sys::futex_wake(&WAITING, 1);
+            }
             return Pass {
                 counted: true,
                 place,
             };
+        }
+        if !waited {
+            WAITING.fetch_add(1, SeqCst);
+            waited = true;
         }
         leave(Pass {
             counted: true,
@@ -151,6 +169,7 @@ fn wait_open() {
 /// [`CHECK_AFTER_NS`] without that, dead creators are let go and live ones
 /// named (module doc); the wait goes on for those.
 pub fn close() {
+    let_waiting_creators_pass();
     CLOSED.store(CLOSED_NO_WAITERS, SeqCst);
     if CREATING.load(SeqCst) == 0 {
         return; // the common case, without a system call
@@ -179,6 +198,28 @@ pub fn close() {
             continue;
         }
         sys::futex_wait(&CREATING, creating, Some(deadline - now));
+    }
+}
+
+/// Waits, for at most [`FAIRNESS_WAIT_NS`], until the creators the previous
+/// broadcast kept waiting have passed the gate (they are then counted in
+/// [`CREATING`], and this broadcast waits for their `pthread_create`).
+/// Without it a thread broadcasting back to back closes the gate again
+/// before a woken creator is scheduled: in the arm64 VM a thread making
+/// threads through the wrapper made one every 90 ms (c-tests/t17).
+fn let_waiting_creators_pass() {
+    let mut waiting = WAITING.load(SeqCst);
+    if waiting == 0 || !WOKE.load(SeqCst) {
+        return; // the common case: no clock read
+    }
+    let deadline = sys::monotonic_ns() + FAIRNESS_WAIT_NS;
+    while waiting != 0 {
+        let now = sys::monotonic_ns();
+        if now >= deadline {
+            return;
+        }
+        sys::futex_wait(&WAITING, waiting, Some(deadline - now));
+        waiting = WAITING.load(SeqCst);
     }
 }
 
@@ -211,7 +252,9 @@ fn report_stuck(tid: c_int) {
 
 /// Opens the gate at the end of a broadcast, waking creators that wait.
 pub fn open() {
-    if CLOSED.swap(OPEN, SeqCst) == CLOSED_WAITERS {
+    let woke = CLOSED.swap(OPEN, SeqCst) == CLOSED_WAITERS;
+    WOKE.store(woke, SeqCst);
+    if woke {
         sys::futex_wake(&CLOSED, c_int::MAX);
     }
 }
@@ -220,6 +263,8 @@ pub fn open() {
 pub fn reset_after_fork() {
     CLOSED.store(OPEN, SeqCst);
     CREATING.store(0, SeqCst);
+    WAITING.store(0, SeqCst);
+    WOKE.store(false, SeqCst);
     for place in &CREATORS {
         place.store(0, SeqCst);
     }
