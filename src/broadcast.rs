@@ -92,9 +92,9 @@
 //! exit, get cancelled and fork, for false successes, double runs and
 //! deadlocks, with listings as Linux makes them, in both modes
 //! (`Config::engine` is the hold mode, gate open or closed, and
-//! `creation_gate` with `alive_end` the default); it finds the second run without the gate, the false
-//! success of counting Done threads without the alive check, and those of
-//! ending on a listing.
+//! `creation_gate` with `alive_end` the default); it finds the second run
+//! without the gate, the false success of counting Done threads without
+//! the alive check, and those of ending on a listing.
 //!
 //! # Threads that keep appearing (default mode)
 //! Without the hold, a thread that answered may make threads around the
@@ -500,22 +500,7 @@ const LEAVE_WAIT_NS: u64 = 1_000_000;
 /// glibc's own setxid loop). A fairness wait, bounded, never a condition
 /// of correctness.
 fn let_held_threads_leave() {
-    let mut held = HELD.load(Ordering::Acquire);
-    if held == 0 {
-        return; // the common case: no clock read
-    }
-    let deadline = sys::monotonic_ns() + LEAVE_WAIT_NS;
-    loop {
-        let now = sys::monotonic_ns();
-        if now >= deadline {
-            return;
-        }
-        sys::futex_wait(&HELD, held, Some(deadline - now));
-        held = HELD.load(Ordering::Acquire);
-        if held == 0 {
-            return;
-        }
-    }
+    sys::wait_for_zero(&HELD, LEAVE_WAIT_NS);
 }
 
 /// The number of threads of the process now: through psx's `/proc` root,

@@ -208,18 +208,8 @@ pub fn close() {
 /// before a woken creator is scheduled: in the arm64 VM a thread making
 /// threads through the wrapper made one every 90 ms (c-tests/t17).
 fn let_waiting_creators_pass() {
-    let mut waiting = WAITING.load(SeqCst);
-    if waiting == 0 || !WOKE.load(SeqCst) {
-        return; // the common case: no clock read
-    }
-    let deadline = sys::monotonic_ns() + FAIRNESS_WAIT_NS;
-    while waiting != 0 {
-        let now = sys::monotonic_ns();
-        if now >= deadline {
-            return;
-        }
-        sys::futex_wait(&WAITING, waiting, Some(deadline - now));
-        waiting = WAITING.load(SeqCst);
+    if WOKE.load(SeqCst) {
+        sys::wait_for_zero(&WAITING, FAIRNESS_WAIT_NS);
     }
 }
 

@@ -10,7 +10,7 @@
 //! Failures come back as `Err(errno)` (the kernel's negative return, negated).
 
 use core::ffi::{CStr, c_int, c_long};
-use core::sync::atomic::AtomicU32;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// The kernel's raw return value: a result, or `-errno` in `-4095..=-1`.
 pub type Raw = c_long;
@@ -173,6 +173,27 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) -> b
 /// Runs in signal handlers: one system call.
 pub fn futex_wake(word: &AtomicU32, count: c_int) {
     let _ = call!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, count);
+}
+
+/// Sleeps until `*word` is 0, for at most `max_ns`: a bounded wait on a
+/// counter whose last decrementer wakes it. For fairness waits only, whose
+/// callers go on correctly when the bound passes first. Returns at once,
+/// without a clock read, when the counter is already 0. (Built on
+/// [`futex_wait`] and [`monotonic_ns`], not a system call of its own.)
+pub fn wait_for_zero(word: &AtomicU32, max_ns: u64) {
+    let mut value = word.load(Ordering::SeqCst);
+    if value == 0 {
+        return;
+    }
+    let deadline = monotonic_ns() + max_ns;
+    while value != 0 {
+        let now = monotonic_ns();
+        if now >= deadline {
+            return;
+        }
+        futex_wait(word, value, Some(deadline - now));
+        value = word.load(Ordering::SeqCst);
+    }
 }
 
 /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds, by system call (not the
