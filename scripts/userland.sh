@@ -32,7 +32,7 @@ PSX_ROOT=${PSX_ROOT:-$(cd "$here/.." && pwd)}
 base=$PSX_ROOT/build/userland
 # Bump when what a userland contains changes: stamps of another recipe are
 # rebuilt.
-RECIPE=2
+RECIPE=3
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # What the tests' host-built programs load: the C library and its tools
 # (getconf), the C++ runtime (t01b), libgcc_s (unwinding, t12; Go's cgo).
@@ -73,30 +73,52 @@ build_trixie() { # DIR
     unshare -m debootstrap --variant=minbase --arch="$arch" --keyring="$KEYRING" \
         --include=procps,libstdc++6,libgcc-s1 trixie "$1" "$mirror" >"$base/trixie.debootstrap.log" 2>&1 ||
         { tail -n 20 "$base/trixie.debootstrap.log" >&2; die "debootstrap failed (log: $base/trixie.debootstrap.log)"; }
+    # What no test reads: apt's package lists and caches, translations,
+    # documentation (about 140 of 220 MB; disk is short on some CI machines).
+    rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/usr/share/locale/* \
+        "$1"/usr/share/doc/* "$1"/usr/share/man/* "$1"/usr/share/info/*
 }
 
+# Unlinks from DIR every non-directory DEB is about to unpack: DIR shares
+# its files with trixie by hard links, and none may be written through.
+unshare_files_of() ( # DEB DIR
+    deb=$1 dir=$2
+    dpkg-deb --fsys-tarfile "$deb" | tar -t | grep -v '/$' | while IFS= read -r path; do
+        rm -f "$dir/${path#./}"
+    done
+)
+
 # A copy of trixie with SUITE's C library and C/C++ runtimes unpacked over
-# it (scripts/debian-fetch.sh leaves the host's apt state alone).
+# it (scripts/debian-fetch.sh leaves the host's apt state alone). The copy
+# is of hard links, not of data (a full copy, about 200 MB, once ran a CI
+# machine out of disk): a file the overlay replaces is unlinked first, and
+# at the end trixie must still run its own glibc.
 build_overlay() ( # DIR SUITE
     dir=$1 suite=$2
-    ensure trixie >/dev/null
-    log "copying trixie to $dir, unpacking $suite's $OVERLAY_PKGS over it"
-    cp -a "$base/trixie" "$dir"
+    trixie=$(ensure trixie)
+    trixie_glibc=$(glibc_of "$trixie")
+    log "linking trixie to $dir, unpacking $suite's $OVERLAY_PKGS over it"
+    cp -al "$trixie" "$dir"
     apt=$dir.apt
     rm -rf "$apt"
     sh "$here/debian-fetch.sh" download "$suite" "$arch" "$apt/debs" $OVERLAY_PKGS ||
         die "fetching $suite's $OVERLAY_PKGS failed"
     for deb in "$apt"/debs/*.deb; do
         log "  unpacking $(basename "$deb")"
+        unshare_files_of "$deb" "$dir"
         dpkg-deb -x "$deb" "$dir"
     done
     # The dynamic linker cache must list the new libraries, as dpkg's
-    # trigger would have done.
+    # trigger would have done (ldconfig replaces files by rename; the cache
+    # goes first all the same).
+    rm -f "$dir/etc/ld.so.cache"
     chroot "$dir" /sbin/ldconfig
     want=$(dpkg-deb -f "$apt"/debs/libc6_*.deb Version | sed 's/-.*//')
     rm -rf "$apt"
     got=$(glibc_of "$dir")
     [ "$got" = "$want" ] || die "$dir runs glibc '$got', but $suite's libc6 is $want"
+    got=$(glibc_of "$trixie")
+    [ "$got" = "$trixie_glibc" ] || die "$trixie runs glibc '$got' after the overlay, not $trixie_glibc: a shared file was written"
 )
 
 # (Subshell bodies: build_overlay calls ensure, whose variables are its own.)
