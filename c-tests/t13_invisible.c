@@ -88,7 +88,8 @@
  *                with two CPU hogs: psx 0.6-3.6 ms, glibc 0.4-3.7 ms, about
  *                equal run by run; once glibc's median fell to 59 us while
  *                psx's was 2.7 ms, which failed the former limit of 3 x +
- *                2 ms: the slack is one scheduling slice (CONFIG_HZ=250).
+ *                2 ms: the slack is one scheduling slice (CONFIG_HZ=250),
+ *                times PSX_TIMEOUT_SCALE under emulation (see the check).
  *  seccomp-futex-waitv  a seccomp filter installed by the program on every
  *                thread (SECCOMP_FILTER_FLAG_TSYNC) that kills the process
  *                on futex_waitv (449) and allows everything else: a helper
@@ -1364,11 +1365,16 @@ static int case_signal_latency(int argc, char **argv)
            gl99, ps99);
     /* + 5 ms: one scheduling slice (CONFIG_HZ=250) is the machine's, not
      * psx's: under CPU hogs glibc's own loop shows it too, in most runs
-     * but not all (header). */
-    CT_CHECK(ps99 <= 3 * gl99 + 5000,
+     * but not all (header). Under emulation (PSX_TIMEOUT_SCALE, 6 in the
+     * arm64 VM) the slack grows with the scale: there single rounds stall
+     * 10-47 ms, glibc's loop's too (p99 38 ms once), and two such psx
+     * rounds of three failed a CI run (10.8 and 33 ms against glibc's
+     * 1.7 ms median) that the same program passes alone. */
+    long slack_us = 5000L * ct_timeout_scale();
+    CT_CHECK(ps99 <= 3 * gl99 + slack_us,
              "a signal to an idle thread is late by p99 %ld us with psx "
-             "broadcasting, %ld us with glibc's loop (limit 3 x + 5 ms)",
-             ps99, gl99);
+             "broadcasting, %ld us with glibc's loop (limit 3 x + %ld ms)",
+             ps99, gl99, slack_us / 1000);
     free(g_siglat);
     return 0;
 }
