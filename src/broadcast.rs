@@ -105,23 +105,28 @@
 //! `stopped-start-creators`, four threads making threads around the
 //! wrapper without pause kept no broadcast longer than 255 ms, two CPU
 //! hogs included. Not on a slow machine: in the arm64 VM (TCG emulation)
-//! the same broadcasts took 13-23 s, and the t16 soak saw none end for
-//! 10 s. So once listings have kept finding new threads for
-//! [`ESCALATE_AFTER_NS`] (a second), psx says so on stderr and the rest of
-//! the broadcast holds threads for a while: `ESCALATED` names its
-//! generation, threads that answer from then on hold, and each that
-//! answered before gets a hold-only signal naming its own slot
-//! (`protocol::HOLD_ONLY`; honoured only by that slot's thread, once Done).
-//! A thread sees the escalation after its slot is Done, or the broadcaster
-//! sees it Done after the escalation (a SeqCst fence on each side). The
-//! end condition stays the default mode's (Done threads checked alive),
-//! never the hold's, so this hold only slows creators down, and it ends
-//! after 10 ms at most (`handler::answer`, `ESCALATED_HOLD_NS`): held
-//! without a bound, a creator between glibc's `clone` of a thread started
-//! stopped and its unlock of that thread's start lock would keep the new
-//! thread, signal 33 blocked, from ever answering. A program sees this
-//! hold only in a broadcast that has already chased new threads for a
-//! second; the alternative is a broadcast that may never end.
+//! the same broadcasts took 13-23 s, and t16's soak saw none end for 10 s.
+//! So once listings have kept finding new threads for
+//! [`ESCALATE_AFTER_NS`] (a second), psx says so on stderr, and the threads
+//! the rest of the broadcast finds hold for a while after they answer: the
+//! broadcaster marks its signal to them (`protocol::HOLD_NEWCOMER`, for
+//! generation `ESCALATED`). These are threads made during the broadcast
+//! around the wrapper: glibc's own setxid broadcast makes every
+//! `pthread_create` wait until it ends, and psx's gate makes wrapped ones
+//! wait; holding such a thread at its start is the same wait, taken where
+//! psx can take it. A creator that waits for its threads (`pthread_join`)
+//! then waits too, and a round can find no new thread. Threads that were
+//! there before the broadcast, idle or not, are never held (issue 10: an
+//! earlier version held every thread that answered, which programs could
+//! see). The hold ends after 10 ms at most (`handler::answer`,
+//! `ESCALATED_HOLD_NS`): a held newcomer that is itself a creator between
+//! glibc's `clone` of a thread started stopped and its unlock of that
+//! thread's start lock keeps the new thread, signal 33 blocked, from ever
+//! answering. The end condition stays the default mode's (Done threads
+//! checked alive), so the hold only slows creators down. It bounds a
+//! broadcast only when creators wait for the threads they make, and psx
+//! finds them faster than they are made; otherwise a broadcast lasts as
+//! long as threads keep being made around the wrapper.
 //!
 //! # The hold mode (opt-in: `PSX_HOLD_THREADS=1`)
 //! For a program whose threads are made around psx's wrapper and that
@@ -314,7 +319,7 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
     END_BASE.store(0, Ordering::Relaxed);
     // The previous generation, over and released: ESCALATED can then not
     // name the new one (after 2^32 broadcasts) before it escalates.
-    protocol::ESCALATED.store(GENERATION.load(Ordering::Relaxed), Ordering::SeqCst);
+    protocol::ESCALATED.store(GENERATION.load(Ordering::Relaxed), Ordering::Relaxed);
     let generation = GENERATION.fetch_add(1, Ordering::Release).wrapping_add(1);
     let zombie = ZOMBIE_MAIN.load(Ordering::Relaxed);
     let skip = if zombie == pid { zombie } else { 0 };
@@ -362,9 +367,9 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
         if !whole {
             wait_to_list_again(&mut finder, &mut failed_listings);
         } else if table.len() > first_new {
-            // Another round; after a second of them, hold (module doc).
+            // Another round; after a second of them, hold newcomers.
             if settle.found_new(table.len()) && !protocol::holds_threads() {
-                escalate(table, generation, pid);
+                protocol::ESCALATED.store(generation, Ordering::Relaxed);
             }
         } else if count.is_none() && count_now(finder.as_ref()).is_none() {
             // No count to go on, even through the listing's descriptor (no
@@ -386,27 +391,9 @@ fn run_on_others(table: &mut Table, nr: c_long, args: [c_long; 6]) {
 }
 
 /// How long listings of one broadcast may keep finding new threads before
-/// psx says so and, in the default mode, holds the threads that answer
-/// (module doc, "Threads that keep appearing").
+/// psx says so and, in the default mode, holds the threads it finds from
+/// then on (module doc, "Threads that keep appearing").
 const ESCALATE_AFTER_NS: u64 = 1_000_000_000;
-
-/// Makes the rest of broadcast `generation` hold, as the hold mode does:
-/// threads that answer from now on hold, and each that answered before
-/// gets a hold-only signal (best effort: it only bounds the broadcast's
-/// length; a thread that is gone or whose queue is full is skipped).
-fn escalate(table: &Table, generation: u32, pid: c_int) {
-    protocol::ESCALATED.store(generation, Ordering::SeqCst);
-    // Pairs with the handler's fence between its slot's Done and its look
-    // at ESCALATED: one of the two sees the other.
-    core::sync::atomic::fence(Ordering::SeqCst);
-    for (index, slot) in table.slots().iter().enumerate() {
-        if slot.state() == State::Done {
-            let value = protocol::encode(generation, index | protocol::HOLD_ONLY);
-            let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);
-            let _ = sys::tgsigqueueinfo(pid, slot.tid(), SIGNAL, &info);
-        }
-    }
-}
 
 /// Waiting for the thread count after whole listings that found no thread
 /// without a slot while the count was off: a thread is dying (it stays
@@ -606,7 +593,7 @@ fn report_chase(known: usize) {
         .dec(to_long(known))
         .text(" so far): threads keep being made around psx's pthread_create wrapper -- psx keeps giving each the call");
     if !protocol::holds_threads() {
-        line.text(", and holds threads that answer for up to 10 ms each");
+        line.text(", and holds those it finds from now on for up to 10 ms each");
     }
 }
 
@@ -639,14 +626,21 @@ fn mark_sent(table: &Table, first: usize) {
 
 /// Queues our signal to every slot from `first` on that is still waiting.
 fn signal_unanswered(table: &Table, first: usize, generation: u32, pid: c_int) {
+    // Only new threads are signalled after the first round (`first` > 0).
+    let hold = if first > 0 && protocol::escalated(generation) {
+        protocol::HOLD_NEWCOMER
+    } else {
+        0
+    };
     for (index, slot) in table.slots().iter().enumerate().skip(first) {
         if slot.state() == State::Sent {
-            send(slot, index, generation, pid);
+            send(slot, index | hold, generation, pid);
         }
     }
 }
 
-/// Queues our signal for one slot; a thread found gone is marked so.
+/// Queues our signal for one slot (`index`, maybe with
+/// `protocol::HOLD_NEWCOMER`); a thread found gone is marked so.
 fn send(slot: &Slot, index: usize, generation: u32, pid: c_int) {
     let value = protocol::encode(generation, index);
     let info = sys::SigInfo::queued(SIGNAL, pid, protocol::MAGIC, value);

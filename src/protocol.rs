@@ -51,21 +51,20 @@ pub fn holds_threads() -> bool {
     HOLD_THREADS.load(Ordering::Relaxed)
 }
 
-/// The generation of a default-mode broadcast that holds threads anyway:
-/// one in which threads kept appearing (`broadcast`, "Holding when threads
-/// keep appearing"). Handlers that answer it hold, as in the hold mode.
+/// The generation of a default-mode broadcast that has chased threads made
+/// around psx's wrapper for a second (`broadcast`, "Threads that keep
+/// appearing"): the threads it finds from then on hold after answering.
 pub static ESCALATED: AtomicU32 = AtomicU32::new(0);
 
-/// A flag on the slot index of a signal that only holds its thread (no
-/// call): sent, with the thread's own slot, to threads that answered an
-/// escalated broadcast before it escalated. The handler holds only the
-/// thread of that slot, and only once the slot is Done: a forged one can
-/// then never hold a thread that still has to answer (it would hold with
-/// psx's signal blocked, and the broadcast would wait for it for ever).
-pub const HOLD_ONLY: usize = 0x8000_0000;
+/// A flag on the slot index of a signal to a thread found after its
+/// broadcast escalated (made during the broadcast, around the wrapper):
+/// it holds for a while after answering, as a thread made through the
+/// wrapper waits at psx's gate. Threads found by the broadcast's first
+/// listing never get it. A forged one can delay a thread that answers an
+/// escalated broadcast by the hold's bound (`handler::answer`), no more.
+pub const HOLD_NEWCOMER: usize = 0x8000_0000;
 
-/// Whether a thread that answered broadcast `generation` holds.
-/// Runs in a signal handler: two atomic loads.
+/// Whether a thread that answered broadcast `generation` may be holding.
 pub fn holds_in(generation: u32) -> bool {
     holds_threads() || escalated(generation)
 }
@@ -74,7 +73,7 @@ pub fn holds_in(generation: u32) -> bool {
 /// hold mode, which holds every thread anyway).
 /// Runs in a signal handler: two atomic loads.
 pub fn escalated(generation: u32) -> bool {
-    !holds_threads() && ESCALATED.load(Ordering::SeqCst) == generation
+    !holds_threads() && ESCALATED.load(Ordering::Relaxed) == generation
 }
 
 /// Generation of the current (or last) broadcast.

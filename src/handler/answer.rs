@@ -10,16 +10,16 @@
 //! have done a moment later; every other value returns at once. A slot runs
 //! at most once (its Sent -> Running compare-and-swap), so a forger can
 //! neither skip a thread nor make one run the call twice; it can only cost
-//! each thread a handler entry, slowing a broadcast down. A forged
-//! hold-only signal holds only a thread whose own slot is Done, in a
-//! broadcast that holds: one that no longer needs it to answer.
+//! each thread a handler entry, slowing a broadcast down, or, with
+//! `protocol::HOLD_NEWCOMER` during an escalated broadcast, hold a thread
+//! that answers for 10 ms.
 
 use core::ffi::c_int;
 use core::sync::atomic::Ordering;
 
 use crate::handler::count;
 use crate::protocol::{self, CALL, DONE, END_BASE, GENERATION, HELD, PENDING, RELEASED};
-use crate::slots::{self, Slot, State};
+use crate::slots::{self, Slot};
 use crate::sys;
 
 /// Our signal arrived with `value` (see [`protocol::encode`]).
@@ -32,19 +32,9 @@ pub fn on_signal(value: u64) {
     if GENERATION.load(Ordering::Acquire) != generation {
         return; // a late duplicate of an earlier broadcast
     }
-    if index & protocol::HOLD_ONLY != 0 {
-        // A thread that answered before the broadcast escalated: no call,
-        // only the hold. A thread that still has to answer must never hold
-        // (psx's signal is blocked here), so only for this thread's own
-        // slot, Done, looked at after the escalation was seen: the
-        // broadcaster escalates after it has reset the previous broadcast's
-        // Done slots (SeqCst store and load of ESCALATED order them). The
-        // hold mode never sends one. A forged one can delay a Done thread.
-        if protocol::escalated(generation) && own_slot_done(index & !protocol::HOLD_ONLY) {
-            hold(generation);
-        }
-        return;
-    }
+    // A thread found after its broadcast escalated (`protocol::HOLD_NEWCOMER`).
+    let newcomer = index & protocol::HOLD_NEWCOMER != 0;
+    let index = index & !protocol::HOLD_NEWCOMER;
     let Some(slot) = slots::lookup(index) else {
         return;
     };
@@ -56,15 +46,11 @@ pub fn on_signal(value: u64) {
     // cannot end, nor another begin, while the slot is Running.
     let generation = GENERATION.load(Ordering::Acquire);
     if !protocol::holds_threads() {
-        // The default: back to the program at once, as glibc's handler,
-        // unless the broadcast has escalated. Looked at after the slot is
-        // Done (SeqCst fence; the broadcaster fences between its store of
-        // ESCALATED and its look at the slots): either this thread sees
-        // the escalation, or the broadcaster sees it Done and sends it a
-        // hold-only signal.
+        // The default: back to the program at once, as glibc's handler;
+        // a thread made during an escalated broadcast first waits a while,
+        // as one made through the wrapper waits at the gate.
         run_claimed(slot, generation);
-        core::sync::atomic::fence(Ordering::SeqCst);
-        if protocol::escalated(generation) {
+        if newcomer && protocol::escalated(generation) {
             hold(generation);
         }
         return;
@@ -76,20 +62,13 @@ pub fn on_signal(value: u64) {
     left_hold();
 }
 
-/// Whether slot `index` is this thread's and Done.
-/// Runs in a signal handler: atomic loads and `gettid`.
-fn own_slot_done(index: usize) -> bool {
-    slots::lookup(index)
-        .is_some_and(|slot| slot.tid() == sys::gettid() && slot.state() == State::Done)
-}
-
-/// How long an escalated default-mode broadcast holds a thread at most.
-/// The end condition never relies on this hold (it only slows threads that
-/// may make threads around the gate), and an unbounded one could hang a
-/// broadcast: a creator held between glibc's `clone` of a thread started
+/// How long an escalated default-mode broadcast holds a newcomer at most.
+/// The end condition never relies on this hold (it only slows creators
+/// that wait for their threads), and an unbounded one could hang a
+/// broadcast: a newcomer held between glibc's `clone` of a thread started
 /// stopped (explicit affinity or scheduling) and its unlock of that
 /// thread's start lock keeps the new thread, signal 33 blocked, from ever
-/// answering; a forged hold-only could hold a Done thread to the end.
+/// answering; a forged flag could hold a thread to the end.
 const ESCALATED_HOLD_NS: u64 = 10_000_000;
 
 /// Holds this thread until broadcast `generation` is released or one wait
